@@ -1,0 +1,68 @@
+// The shape of a validated configuration, shared by the master, the workers and the tests.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace corral {
+
+enum class AddressFamily { ipv4, ipv6, unix_path };
+
+// A listen address as written in the config: "host:port", "[v6addr]:port" or "unix:/path".
+struct Address {
+    AddressFamily family = AddressFamily::ipv4;
+    std::string host;  // numeric IP, without brackets; empty for unix_path
+    std::uint16_t port = 0;  // 0 asks the kernel for an ephemeral port
+    std::string path;  // unix_path only
+
+    bool operator==(const Address&) const = default;
+};
+
+enum class Service { echo, http };
+enum class Balance { exclusive, reuseport };
+enum class LogLevel { debug, info, notice, warning, error };
+
+struct ListenConfig {
+    Address address;
+    Service service = Service::echo;
+    int backlog = 4096;
+    Balance balance = Balance::exclusive;
+    std::string http_body = "ok\n";
+};
+
+struct LimitsConfig {
+    std::uint32_t max_connections = 10000;
+    std::size_t read_buffer = 16 * 1024;
+    std::size_t max_output_buffer = 1024 * 1024;
+    std::uint64_t nofile = 65536;
+};
+
+struct TimeoutsConfig {
+    std::chrono::milliseconds idle{60'000};  // 0 = never
+    std::chrono::milliseconds shutdown{30'000};
+    std::chrono::milliseconds heartbeat{5'000};
+};
+
+struct LogConfig {
+    LogLevel level = LogLevel::info;
+    std::string file;  // empty = stderr
+};
+
+struct Config {
+    std::string path;  // the file this was read from, for messages
+    unsigned workers = 1;  // resolved: "auto" becomes the number of online CPUs
+    std::vector<ListenConfig> listen;
+    std::optional<Address> admin_listen;
+    LimitsConfig limits;
+    TimeoutsConfig timeouts;
+    std::string user;
+    std::string group;
+    std::string pid_file;
+    LogConfig log;
+};
+
+}  // namespace corral

@@ -1,0 +1,101 @@
+// Encoding of master<->worker messages. Both ends are the same binary on the same host, but the
+// version byte lets a binary upgrade's old and new processes notice if the layout ever changes.
+#include "common/ipc.hpp"
+
+#include <sys/socket.h>
+
+#include <cstring>
+
+namespace corral {
+namespace {
+
+bool known_type(std::uint8_t type) {
+    switch (static_cast<MessageType>(type)) {
+        case MessageType::ready:
+        case MessageType::heartbeat:
+        case MessageType::drain:
+        case MessageType::reopen_logs:
+        case MessageType::stop: return true;
+    }
+    return false;
+}
+
+void put_u64(std::byte* out, std::uint64_t value) {
+    for (int i = 0; i < 8; ++i) out[i] = static_cast<std::byte>(value >> (8 * i));
+}
+
+std::uint64_t get_u64(const std::byte* in) {
+    std::uint64_t value = 0;
+    for (int i = 0; i < 8; ++i) value |= static_cast<std::uint64_t>(in[i]) << (8 * i);
+    return value;
+}
+
+}  // namespace
+
+MessageBuffer encode_message(const Message& message) {
+    MessageBuffer packet{};
+    packet[0] = static_cast<std::byte>(kProtocolVersion);
+    packet[1] = static_cast<std::byte>(message.type);
+    std::byte* field = packet.data() + 8;
+    const WorkerCounters& c = message.counters;
+    for (std::uint64_t value : {c.active_connections, c.accepted, c.bytes_received, c.bytes_sent,
+                                c.accept_wakeups, c.accept_wakeups_empty}) {
+        put_u64(field, value);
+        field += 8;
+    }
+    return packet;
+}
+
+std::optional<Message> decode_message(std::span<const std::byte> packet, std::string& error) {
+    if (packet.size() != kMessageSize) {
+        error = "message of " + std::to_string(packet.size()) + " bytes, expected " +
+                std::to_string(kMessageSize);
+        return std::nullopt;
+    }
+    const auto version = static_cast<std::uint8_t>(packet[0]);
+    if (version != kProtocolVersion) {
+        error = "protocol version " + std::to_string(version) + ", expected " +
+                std::to_string(kProtocolVersion);
+        return std::nullopt;
+    }
+    const auto type = static_cast<std::uint8_t>(packet[1]);
+    if (!known_type(type)) {
+        error = "unknown message type " + std::to_string(type);
+        return std::nullopt;
+    }
+    for (std::size_t i = 2; i < 8; ++i) {
+        if (packet[i] != std::byte{0}) {
+            error = "reserved header bytes are not zero";
+            return std::nullopt;
+        }
+    }
+    Message message;
+    message.type = static_cast<MessageType>(type);
+    const std::byte* field = packet.data() + 8;
+    WorkerCounters& c = message.counters;
+    for (std::uint64_t* value : {&c.active_connections, &c.accepted, &c.bytes_received, &c.bytes_sent,
+                                 &c.accept_wakeups, &c.accept_wakeups_empty}) {
+        *value = get_u64(field);
+        field += 8;
+    }
+    return message;
+}
+
+const char* message_type_name(MessageType type) {
+    switch (type) {
+        case MessageType::ready: return "ready";
+        case MessageType::heartbeat: return "heartbeat";
+        case MessageType::drain: return "drain";
+        case MessageType::reopen_logs: return "reopen-logs";
+        case MessageType::stop: return "stop";
+    }
+    return "unknown";
+}
+
+bool send_message(int channel_fd, const Message& message) {
+    const MessageBuffer packet = encode_message(message);
+    const ssize_t sent = ::send(channel_fd, packet.data(), packet.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    return sent == static_cast<ssize_t>(packet.size());
+}
+
+}  // namespace corral

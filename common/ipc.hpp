@@ -1,0 +1,60 @@
+// The master<->worker protocol: one fixed-layout, versioned message per SOCK_SEQPACKET packet.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+
+namespace corral {
+
+inline constexpr std::uint8_t kProtocolVersion = 1;
+
+enum class MessageType : std::uint8_t {
+    // worker -> master
+    ready = 1,
+    heartbeat = 2,
+    // master -> worker
+    drain = 16,
+    reopen_logs = 17,
+    stop = 18,
+};
+
+// What a worker reports in each heartbeat; totals since the worker started.
+struct WorkerCounters {
+    std::uint64_t active_connections = 0;
+    std::uint64_t accepted = 0;
+    std::uint64_t bytes_received = 0;
+    std::uint64_t bytes_sent = 0;
+    std::uint64_t accept_wakeups = 0;
+    std::uint64_t accept_wakeups_empty = 0;
+
+    bool operator==(const WorkerCounters&) const = default;
+};
+
+struct Message {
+    MessageType type = MessageType::heartbeat;
+    WorkerCounters counters;  // meaningful in ready and heartbeat only
+
+    bool operator==(const Message&) const = default;
+};
+
+// Header (version, type, 6 bytes reserved as zero) followed by the counters.
+inline constexpr std::size_t kMessageSize = 8 + 6 * 8;
+
+using MessageBuffer = std::array<std::byte, kMessageSize>;
+
+MessageBuffer encode_message(const Message& message);
+
+// Rejects a packet of the wrong size, another version, an unknown type or non-zero reserved bytes;
+// error then says which.
+std::optional<Message> decode_message(std::span<const std::byte> packet, std::string& error);
+
+const char* message_type_name(MessageType type);
+
+// Sends one message without blocking. False when the packet could not be sent whole (errno set).
+bool send_message(int channel_fd, const Message& message);
+
+}  // namespace corral

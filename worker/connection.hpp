@@ -1,0 +1,88 @@
+// Connections of one worker: a pool of plain structs, the list that orders them by last activity
+// for the idle timeout, and the per-worker resources their services share.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <span>
+#include <vector>
+
+#include "common/config_types.hpp"
+#include "common/event_loop.hpp"
+#include "common/fd.hpp"
+#include "worker/output_queue.hpp"
+
+namespace corral {
+
+class ConnectionTable;
+using Clock = std::chrono::steady_clock;
+
+struct Connection final : EventHandler {
+    ConnectionTable* table = nullptr;
+    Fd fd;
+    Service service = Service::echo;
+    OutputQueue output;
+    std::uint32_t events = 0;  // what the loop currently watches for
+    bool open = false;
+    bool peer_done_sending = false;  // read() returned 0
+    Clock::time_point last_activity;
+    // Idle list, oldest activity first; also the free list while the slot is unused.
+    Connection* older = nullptr;
+    Connection* newer = nullptr;
+
+    void handle_event(std::uint32_t ready) override;
+};
+
+class ConnectionTable {
+public:
+    ConnectionTable(EventLoop& loop, const LimitsConfig& limits, std::chrono::milliseconds idle_timeout);
+    ConnectionTable(const ConnectionTable&) = delete;
+    ConnectionTable& operator=(const ConnectionTable&) = delete;
+    ~ConnectionTable();
+
+    // Takes ownership of an accepted socket and starts watching it for input. Returns false (and
+    // has closed the socket) when the loop refuses it.
+    bool open(Fd fd, Service service);
+
+    // Closes at once. The slot is reused only after release_closed(), so an event for it still
+    // queued in the current batch finds it closed instead of finding a stranger.
+    void close(Connection& connection);
+    void release_closed();
+
+    // Changes the watched events; closes the connection if the loop refuses.
+    bool watch(Connection& connection, std::uint32_t events);
+
+    // Records activity: the connection moves to the newest end of the idle list. O(1).
+    void touch(Connection& connection);
+
+    // Closes every connection silent for the idle timeout. O(number closed): the list is ordered.
+    void close_idle(Clock::time_point now);
+    void close_all();
+
+    std::size_t active() const { return active_; }
+    const LimitsConfig& limits() const { return limits_; }
+    std::span<char> scratch() { return scratch_; }
+    ChunkPool& chunks() { return chunks_; }
+
+    std::uint64_t bytes_received = 0;
+    std::uint64_t bytes_sent = 0;
+
+private:
+    void unlink_idle(Connection& connection);
+    void link_idle(Connection& connection);
+
+    EventLoop& loop_;
+    LimitsConfig limits_;
+    std::chrono::milliseconds idle_timeout_;
+    std::deque<Connection> slots_;  // a deque never moves its elements: the loop holds pointers
+    Connection* free_ = nullptr;
+    std::vector<Connection*> closed_;
+    Connection* oldest_ = nullptr;
+    Connection* newest_ = nullptr;
+    std::size_t active_ = 0;
+    std::vector<char> scratch_;  // where every read lands first; most bytes never leave it
+    ChunkPool chunks_;
+};
+
+}  // namespace corral

@@ -1,0 +1,211 @@
+// The worker's event loop: listeners, connections, a 250 ms tick for heartbeats and idle
+// timeouts, the master's socketpair, and SIGTERM through a signalfd.
+#include "worker/worker.hpp"
+
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+
+#include "common/event_loop.hpp"
+#include "common/ipc.hpp"
+#include "common/log.hpp"
+#include "common/signals.hpp"
+#include "worker/connection.hpp"
+
+namespace corral {
+namespace {
+
+// Four heartbeats per second satisfy both "at least once a second" and "at least four times per
+// timeouts.heartbeat" (which is at least 1 s). Idle timeouts are enforced to the same precision.
+constexpr std::chrono::milliseconds kTick{250};
+
+// Signals a terminal sends to its whole foreground process group. The master acts on them and
+// tells the workers what they need over the socketpair.
+constexpr int kSignalsLeftToMaster[] = {kFastStopSignal, kQuitSignal, kReloadSignal, kReopenLogsSignal,
+                                        kUpgradeSignal, kAddWorkerSignal, kRemoveWorkerSignal};
+
+class Worker {
+public:
+    explicit Worker(WorkerSetup setup);
+    int run();
+
+private:
+    bool start();
+    void on_channel();
+    void on_tick();
+    void on_signal();
+    void begin_drain(const char* why);
+    void send_to_master(MessageType type);
+    WorkerCounters counters() const;
+
+    Config config_;
+    EventLoop loop_;
+    ConnectionTable connections_;
+    Acceptor acceptor_;
+    Fd channel_;
+    Fd tick_timer_;
+    Fd signals_;
+    MemberHandler<Worker> channel_handler_{this, &Worker::on_channel};
+    MemberHandler<Worker> tick_handler_{this, &Worker::on_tick};
+    MemberHandler<Worker> signal_handler_{this, &Worker::on_signal};
+    bool draining_ = false;
+    bool stop_now_ = false;
+    bool master_gone_ = false;
+    Clock::time_point drain_deadline_{};
+};
+
+Worker::Worker(WorkerSetup setup)
+    : config_(std::move(setup.config)),
+      connections_(loop_, config_.limits, config_.timeouts.idle),
+      acceptor_(loop_, connections_, std::move(setup.listeners), config_.limits.max_connections),
+      channel_(std::move(setup.channel)) {}
+
+bool Worker::start() {
+    for (int signal : kSignalsLeftToMaster) {
+        struct sigaction action {};
+        action.sa_handler = SIG_IGN;
+        ::sigaction(signal, &action, nullptr);
+    }
+    sigset_t unblock;
+    sigemptyset(&unblock);
+    for (int signal : kSignalsLeftToMaster) sigaddset(&unblock, signal);
+    sigaddset(&unblock, SIGCHLD);
+    ::sigprocmask(SIG_UNBLOCK, &unblock, nullptr);
+
+    if (!loop_.valid()) {
+        log_error("epoll_create1() failed: %m");
+        return false;
+    }
+    signals_ = open_signalfd({kGracefulStopSignal});
+    if (!signals_) {
+        log_error("signalfd() failed: %m");
+        return false;
+    }
+    tick_timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+    if (!tick_timer_) {
+        log_error("timerfd_create() failed: %m");
+        return false;
+    }
+    const auto tick_ns = std::chrono::nanoseconds(kTick).count();
+    itimerspec period{};
+    period.it_interval.tv_sec = tick_ns / 1'000'000'000;
+    period.it_interval.tv_nsec = tick_ns % 1'000'000'000;
+    period.it_value = period.it_interval;
+    if (::timerfd_settime(tick_timer_.get(), 0, &period, nullptr) != 0) {
+        log_error("timerfd_settime() failed: %m");
+        return false;
+    }
+    if (!loop_.add(channel_.get(), EPOLLIN, &channel_handler_) ||
+        !loop_.add(tick_timer_.get(), EPOLLIN, &tick_handler_) ||
+        !loop_.add(signals_.get(), EPOLLIN, &signal_handler_)) {
+        log_error("epoll_ctl(ADD) failed: %m");
+        return false;
+    }
+    return acceptor_.start();
+}
+
+int Worker::run() {
+    if (!start()) return kWorkerExitFatal;
+    send_to_master(MessageType::ready);
+    log_debug("ready");
+
+    while (!stop_now_) {
+        if (!loop_.run_once(-1)) {
+            log_error("epoll_wait() failed: %m");
+            return kWorkerExitFailed;
+        }
+        connections_.release_closed();
+        acceptor_.update(Clock::now());
+        if (draining_ && connections_.active() == 0) break;
+    }
+    connections_.close_all();
+    log_debug("exiting");
+    return kWorkerExitOk;
+}
+
+void Worker::on_channel() {
+    std::array<std::byte, kMessageSize + 1> packet{};
+    const ssize_t received = ::recv(channel_.get(), packet.data(), packet.size(), MSG_DONTWAIT);
+    if (received < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (received <= 0) {
+        // The master is gone (even SIGKILL closes its end). Nobody will replace this worker, so
+        // it stops accepting at once and finishes what it has.
+        loop_.remove(channel_.get());
+        channel_.reset();
+        master_gone_ = true;
+        begin_drain("the master is gone");
+        return;
+    }
+    std::string error;
+    const auto message = decode_message(std::span(packet.data(), static_cast<std::size_t>(received)), error);
+    if (!message) {
+        log_error("bad message from the master: %s; draining", error.c_str());
+        begin_drain("protocol error");
+        return;
+    }
+    switch (message->type) {
+        case MessageType::drain: begin_drain("asked by the master"); return;
+        case MessageType::stop: stop_now_ = true; return;
+        case MessageType::reopen_logs: return;
+        case MessageType::ready:
+        case MessageType::heartbeat: break;
+    }
+    log_error("unexpected %s message from the master; ignored", message_type_name(message->type));
+}
+
+void Worker::on_tick() {
+    std::uint64_t expirations = 0;
+    if (::read(tick_timer_.get(), &expirations, sizeof expirations) < 0) return;
+    const Clock::time_point now = Clock::now();
+    send_to_master(MessageType::heartbeat);
+    connections_.close_idle(now);
+    if (draining_ && now >= drain_deadline_) {
+        log_notice("shutdown timeout reached; closing %zu connections", connections_.active());
+        stop_now_ = true;
+    }
+}
+
+void Worker::on_signal() {
+    while (int signal = read_signal(signals_.get())) {
+        if (signal == kGracefulStopSignal) begin_drain("SIGTERM");
+    }
+}
+
+void Worker::begin_drain(const char* why) {
+    if (draining_) return;
+    draining_ = true;
+    drain_deadline_ = Clock::now() + config_.timeouts.shutdown;
+    acceptor_.close_listeners();
+    log_info("draining (%s): %zu connections open", why, connections_.active());
+}
+
+void Worker::send_to_master(MessageType type) {
+    if (master_gone_) return;
+    if (!send_message(channel_.get(), Message{.type = type, .counters = counters()})) {
+        // A full socketpair means the master is not reading; the heartbeat check will decide.
+        if (errno != EAGAIN) log_warning("sending %s to the master failed: %m", message_type_name(type));
+    }
+}
+
+WorkerCounters Worker::counters() const {
+    return WorkerCounters{
+        .active_connections = connections_.active(),
+        .accepted = acceptor_.accepted,
+        .bytes_received = connections_.bytes_received,
+        .bytes_sent = connections_.bytes_sent,
+        .accept_wakeups = acceptor_.wakeups,
+        .accept_wakeups_empty = acceptor_.empty_wakeups,
+    };
+}
+
+}  // namespace
+
+int run_worker(WorkerSetup setup) {
+    Worker worker(std::move(setup));
+    return worker.run();
+}
+
+}  // namespace corral
