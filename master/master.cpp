@@ -175,6 +175,7 @@ int Master::run() {
             exit_code_ = 1;
             break;
         }
+        supervisor_.release_retired();
         if (supervisor_.fatal_exit() && !stopping_) {
             exit_code_ = 1;
             begin_graceful_stop();

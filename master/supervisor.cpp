@@ -93,6 +93,7 @@ bool Supervisor::spawn(unsigned slot) {
 }
 
 void Supervisor::on_message(WorkerProcess& worker) {
+    if (!worker.channel) return;  // forgotten earlier in this batch
     // One byte more than a message: a longer packet must show up as too long, not as truncated.
     std::array<std::byte, kMessageSize + 1> packet{};
     const ssize_t received = ::recv(worker.channel.get(), packet.data(), packet.size(), MSG_DONTWAIT | MSG_TRUNC);
@@ -149,7 +150,7 @@ void Supervisor::reap() {
             log_debug("reaped process %d, not a worker", pid);
             continue;
         }
-        std::unique_ptr<WorkerProcess> worker = std::move(*found);
+        WorkerProcess* worker = retired_.emplace_back(std::move(*found)).get();
         workers_.erase(found);
         forget_channel(*worker);
         const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == kWorkerExitOk;

@@ -46,6 +46,10 @@ public:
     // Collects every exited child, logs each once, and replaces it unless stopping.
     void reap();
 
+    // Frees what reap() retired. Called between batches of events: an event for a reaped
+    // worker's socketpair may still be queued in the batch that reaped it.
+    void release_retired() { retired_.clear(); }
+
     // Tells every worker to stop accepting and finish its connections (graceful stop), or to exit
     // now (fast stop). No worker is replaced from then on.
     void drain_all();
@@ -68,6 +72,7 @@ private:
     ListenerSet& listeners_;
     Config config_;
     std::vector<std::unique_ptr<WorkerProcess>> workers_;
+    std::vector<std::unique_ptr<WorkerProcess>> retired_;
     bool stopping_ = false;
     bool fatal_exit_ = false;
     bool announced_ready_ = false;

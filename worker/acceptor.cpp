@@ -34,7 +34,8 @@ bool Acceptor::start() { return resume_accepting(); }
 
 void Acceptor::close_listeners() {
     pause_accepting();
-    handlers_.clear();
+    // The handlers stay: an event for them may still be queued in the batch being dispatched.
+    for (auto& handler : handlers_) handler->listener.fd.reset();
     closed_ = true;
 }
 
@@ -54,7 +55,9 @@ void Acceptor::update(Clock::time_point now) {
     }
 }
 
-void Acceptor::ListenerHandler::handle_event(std::uint32_t) { acceptor->accept_batch(*this); }
+void Acceptor::ListenerHandler::handle_event(std::uint32_t) {
+    if (!acceptor->closed_) acceptor->accept_batch(*this);
+}
 
 void Acceptor::accept_batch(ListenerHandler& handler) {
     ++wakeups;

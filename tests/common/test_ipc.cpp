@@ -1,0 +1,57 @@
+// The master<->worker message encoding, including what a damaged or foreign packet does.
+#include <doctest/doctest.h>
+
+#include <vector>
+
+#include "common/ipc.hpp"
+
+using namespace corral;
+
+TEST_CASE("every message type survives an encode/decode round trip") {
+    for (MessageType type : {MessageType::ready, MessageType::heartbeat, MessageType::drain,
+                             MessageType::reopen_logs, MessageType::stop}) {
+        const Message message{.type = type,
+                              .counters = {.active_connections = 3,
+                                           .accepted = 1ull << 40,
+                                           .bytes_received = 123456789,
+                                           .bytes_sent = 987654321,
+                                           .accept_wakeups = 17,
+                                           .accept_wakeups_empty = 5}};
+        const MessageBuffer packet = encode_message(message);
+        std::string error;
+        const auto decoded = decode_message(packet, error);
+        REQUIRE(decoded.has_value());
+        CHECK(*decoded == message);
+    }
+}
+
+TEST_CASE("truncated, oversized and garbage packets are rejected with a reason") {
+    const MessageBuffer good = encode_message(Message{.type = MessageType::heartbeat, .counters = {}});
+    std::string error;
+
+    CHECK_FALSE(decode_message(std::span(good.data(), good.size() - 1), error));
+    CHECK(error.find("bytes") != std::string::npos);
+    CHECK_FALSE(decode_message(std::span(good.data(), 0), error));
+
+    std::vector<std::byte> longer(good.begin(), good.end());
+    longer.push_back(std::byte{0});
+    CHECK_FALSE(decode_message(longer, error));
+
+    MessageBuffer other_version = good;
+    other_version[0] = std::byte{2};
+    CHECK_FALSE(decode_message(other_version, error));
+    CHECK(error.find("version") != std::string::npos);
+
+    MessageBuffer unknown_type = good;
+    unknown_type[1] = std::byte{99};
+    CHECK_FALSE(decode_message(unknown_type, error));
+    CHECK(error.find("type") != std::string::npos);
+
+    MessageBuffer dirty_reserved = good;
+    dirty_reserved[5] = std::byte{1};
+    CHECK_FALSE(decode_message(dirty_reserved, error));
+
+    MessageBuffer noise{};
+    for (std::size_t i = 0; i < noise.size(); ++i) noise[i] = static_cast<std::byte>(i * 37 + 11);
+    CHECK_FALSE(decode_message(noise, error));
+}

@@ -1,0 +1,85 @@
+// The command line: check, version, usage errors, and run refusing what check refuses.
+#include <doctest/doctest.h>
+
+#include "tests/support/corral_process.hpp"
+
+using namespace corral::test;
+
+TEST_CASE("corral check accepts a valid file") {
+    TempDir dir;
+    const std::string file = dir.write("ok.yaml", "listen:\n  - address: 127.0.0.1:7000\n");
+    const CommandResult result = run_corral({"check", "-c", file});
+    CHECK(result.exit_code == 0);
+    CHECK(result.out == file + ": ok\n");
+}
+
+TEST_CASE("corral check reports errors with file, line, column and key, and exits 1") {
+    TempDir dir;
+    const std::string file = dir.write("bad.yaml",
+                                       "workers: 2\n"
+                                       "listen:\n"
+                                       "  - address: 127.0.0.1:99999\n"
+                                       "limits:\n"
+                                       "  read_buffer: 16KB\n"
+                                       "wokers: 3\n");
+    const CommandResult result = run_corral({"check", "-c", file});
+    CHECK(result.exit_code == 1);
+    CHECK(result.out.empty());
+    CHECK(result.err.find(file + ":3:") != std::string::npos);
+    CHECK(result.err.find("listen[0].address") != std::string::npos);
+    CHECK(result.err.find(file + ":5:16: error: limits.read_buffer") != std::string::npos);
+    CHECK(result.err.find(file + ":6:1: error:") != std::string::npos);
+    CHECK(result.err.find("did you mean \"workers\"") != std::string::npos);
+}
+
+TEST_CASE("corral check rejects the http service until it exists") {
+    TempDir dir;
+    const std::string file = dir.write("http.yaml", "listen:\n  - address: 127.0.0.1:8080\n    service: http\n");
+    const CommandResult result = run_corral({"check", "-c", file});
+    CHECK(result.exit_code == 1);
+    CHECK(result.err.find(file + ":3:14: error: listen[0].service") != std::string::npos);
+    CHECK(result.err.find("http") != std::string::npos);
+}
+
+TEST_CASE("corral check on a missing file, and YAML that does not parse") {
+    TempDir dir;
+    const CommandResult missing = run_corral({"check", "-c", dir.path() + "/nope.yaml"});
+    CHECK(missing.exit_code == 1);
+    CHECK(missing.err.find("nope.yaml") != std::string::npos);
+
+    const std::string file = dir.write("broken.yaml", "listen: [\n");
+    const CommandResult broken = run_corral({"check", "-c", file});
+    CHECK(broken.exit_code == 1);
+    CHECK(broken.err.find(file + ":") != std::string::npos);
+}
+
+TEST_CASE("corral run refuses exactly what check refuses, before binding anything") {
+    TempDir dir;
+    const std::string file = dir.write("bad.yaml", "listen:\n  - address: 127.0.0.1:0\ntimeouts:\n  heartbeat: 100ms\n");
+    const CommandResult check = run_corral({"check", "-c", file});
+    const CommandResult run = run_corral({"run", "-c", file});
+    CHECK(check.exit_code == 1);
+    CHECK(run.exit_code == 1);
+    CHECK(run.err == check.err);
+    CHECK(run.err.find("timeouts.heartbeat") != std::string::npos);
+}
+
+TEST_CASE("corral run exits 1 naming the address when it cannot bind") {
+    CorralProcess first("workers: 1\nlisten:\n  - address: 127.0.0.1:0\n");
+    const auto ports = first.wait_ready();
+    REQUIRE(ports.size() == 1);
+    const std::string taken = "127.0.0.1:" + std::to_string(ports[0]);
+    CorralProcess second("workers: 1\nlisten:\n  - address: " + taken + "\n");
+    CHECK(second.wait_exit() == 1);
+    CHECK(second.log().find("bind(" + taken + ") failed: Address already in use") != std::string::npos);
+}
+
+TEST_CASE("version and usage errors") {
+    const CommandResult version = run_corral({"version"});
+    CHECK(version.exit_code == 0);
+    CHECK(version.out.starts_with("corral "));
+    CHECK(run_corral({}).exit_code == 2);
+    CHECK(run_corral({"frobnicate"}).exit_code == 2);
+    CHECK(run_corral({"check", "-c"}).exit_code == 2);
+    CHECK(run_corral({"run", "--bogus"}).exit_code == 2);
+}

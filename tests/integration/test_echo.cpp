@@ -1,0 +1,216 @@
+// The echo service as a client sees it: exact bytes, concurrency, every worker accepting, every
+// kind of listener, bounded memory, idle timeout and the connection limit.
+#include <doctest/doctest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "tests/support/client.hpp"
+#include "tests/support/configs.hpp"
+#include "tests/support/corral_process.hpp"
+
+using namespace corral;
+using namespace corral::test;
+
+namespace {
+
+// SIGSTOP is asynchronous: only a worker seen stopped can be trusted not to accept.
+bool wait_stopped(pid_t pid) {
+    const auto deadline = std::chrono::steady_clock::now() + kPatience;
+    while (std::chrono::steady_clock::now() < deadline) {
+        std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+        std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+        const auto close = text.rfind(')');
+        if (close != std::string::npos && close + 2 < text.size() && text[close + 2] == 'T') return true;
+        std::this_thread::sleep_for(5ms);
+    }
+    return false;
+}
+
+// Echoes a large payload: a sender thread writes while this thread reads, as any real client
+// of a large echo must.
+bool echoes_large(int fd, const std::string& payload) {
+    std::atomic<bool> sent{false};
+    std::thread sender([&] { sent = send_all(fd, payload); });
+    const std::string back = receive_exactly(fd, payload.size());
+    sender.join();
+    return sent && back == payload;
+}
+
+}  // namespace
+
+TEST_CASE("echo is byte-exact from 1 byte to 16 MiB") {
+    CorralProcess corral(echo_config(2));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    for (std::size_t size : {1u, 2u, 63u, 4096u, 65537u, 1u << 20, 16u << 20}) {
+        CAPTURE(size);
+        Fd client = connect_to("127.0.0.1", ports[0]);
+        REQUIRE(client);
+        CHECK(echoes_large(client.get(), pattern_bytes(size, static_cast<std::uint32_t>(size))));
+    }
+    // Several messages on one connection stay in order.
+    Fd client = connect_to("127.0.0.1", ports[0]);
+    REQUIRE(client);
+    for (std::uint32_t i = 0; i < 50; ++i) CHECK(echoes(client.get(), pattern_bytes(100 + i, i)));
+}
+
+TEST_CASE("200 concurrent clients each get their own bytes back") {
+    CorralProcess corral(echo_config(2));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    constexpr int kClients = 200;
+    std::atomic<int> good{0};
+    std::vector<std::thread> clients;
+    for (int i = 0; i < kClients; ++i) {
+        clients.emplace_back([&, i] {
+            Fd client = connect_to("127.0.0.1", ports[0]);
+            if (!client) return;
+            for (std::uint32_t round = 0; round < 5; ++round) {
+                if (!echoes(client.get(), pattern_bytes(1000 + i, static_cast<std::uint32_t>(i * 10 + round)))) return;
+            }
+            ++good;
+        });
+    }
+    for (auto& client : clients) client.join();
+    CHECK(good == kClients);
+}
+
+TEST_CASE("the configured number of workers exist and every one of them accepts") {
+    CorralProcess corral(echo_config(3));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    const std::vector<pid_t> workers = corral.workers();
+    REQUIRE(workers.size() == 3);
+    CHECK(children_named(::getpid(), "corral-master") == std::vector<pid_t>{corral.pid()});
+
+    // With every other worker stopped, the connection can only be accepted by this one.
+    for (pid_t serving : workers) {
+        CAPTURE(serving);
+        for (pid_t other : workers) {
+            if (other == serving) continue;
+            ::kill(other, SIGSTOP);
+            REQUIRE(wait_stopped(other));
+        }
+        Fd client = connect_to("127.0.0.1", ports[0]);
+        REQUIRE(client);
+        CHECK(echoes(client.get(), "served by one worker"));
+        for (pid_t other : workers) ::kill(other, SIGCONT);
+    }
+}
+
+TEST_CASE("IPv6 and unix socket listeners echo") {
+    TempDir sockets;
+    const std::string path = sockets.path() + "/echo.sock";
+    CorralProcess corral("workers: 2\nlisten:\n  - address: \"[::1]:0\"\n  - address: unix:" + path +
+                         "\n  - address: 127.0.0.1:0\n");
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 3);
+    Fd v6 = connect_to("::1", ports[0]);
+    REQUIRE(v6);
+    CHECK(echoes(v6.get(), "over IPv6"));
+    Fd local = connect_to(path, 0);
+    REQUIRE(local);
+    CHECK(echoes(local.get(), "over a unix socket"));
+    Fd v4 = connect_to("127.0.0.1", ports[2]);
+    REQUIRE(v4);
+    CHECK(echoes(v4.get(), "over IPv4"));
+}
+
+TEST_CASE("a stale unix socket file is replaced, a live one is not") {
+    TempDir sockets;
+    const std::string path = sockets.path() + "/echo.sock";
+    const std::string config = "workers: 1\nlisten:\n  - address: unix:" + path + "\n";
+    {
+        CorralProcess first(config);
+        REQUIRE(first.wait_ready().size() == 1);
+        // A second server on the same path must refuse to start rather than steal it.
+        CorralProcess second(config);
+        CHECK(second.wait_exit() == 1);
+        CHECK(second.log().find("in use") != std::string::npos);
+        first.signal(SIGKILL);  // leaves the socket file behind
+        REQUIRE(first.wait_exit().has_value());
+    }
+    CorralProcess third(config);
+    REQUIRE(third.wait_ready().size() == 1);
+    CHECK(third.log().find("removed stale socket file") != std::string::npos);
+    Fd client = connect_to(path, 0);
+    REQUIRE(client);
+    CHECK(echoes(client.get(), "after a crash"));
+}
+
+TEST_CASE("a client that sends without reading cannot grow the worker's memory") {
+    CorralProcess corral(echo_config(1, "limits:\n  read_buffer: 16KiB\n  max_output_buffer: 64KiB\n"));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    const pid_t worker = corral.workers().at(0);
+    const std::size_t before_kib = resident_kib(worker);
+
+    Fd client = connect_to("127.0.0.1", ports[0]);
+    REQUIRE(client);
+    const std::string block = pattern_bytes(64 * 1024, 7);
+    std::string sent;
+    // Send until the server has stopped reading: no room to send appears for a whole second.
+    for (;;) {
+        pollfd writable{.fd = client.get(), .events = POLLOUT, .revents = 0};
+        if (::poll(&writable, 1, 1000) == 0) break;
+        const ssize_t n = ::send(client.get(), block.data(), block.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+        REQUIRE(n != 0);
+        if (n > 0) sent.append(block.data(), static_cast<std::size_t>(n));
+        REQUIRE(sent.size() < 512u * 1024 * 1024);  // the server must push back long before this
+    }
+    const std::size_t after_kib = resident_kib(worker);
+    MESSAGE("sent ", sent.size(), " bytes before back-pressure; worker RSS ", before_kib, " -> ", after_kib, " KiB");
+    CHECK(after_kib < before_kib + 4 * 1024);
+
+    // Nothing was lost: reading now returns every byte, in order.
+    CHECK(receive_exactly(client.get(), sent.size()) == sent);
+}
+
+TEST_CASE("timeouts.idle closes silent connections and spares active ones") {
+    CorralProcess corral(echo_config(1, "timeouts:\n  idle: 1s\n"));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    Fd silent = connect_to("127.0.0.1", ports[0]);
+    Fd chatty = connect_to("127.0.0.1", ports[0]);
+    REQUIRE(silent);
+    REQUIRE(chatty);
+    const auto start = std::chrono::steady_clock::now();
+    CHECK(echoes(silent.get(), "then nothing"));
+    // The chatty one talks every 300 ms for 2.4 s: longer than the timeout, never silent for it.
+    for (int i = 0; i < 8; ++i) {
+        CHECK(echoes(chatty.get(), "still here"));
+        std::this_thread::sleep_for(300ms);
+    }
+    CHECK(closed_by_peer(silent.get(), 10'000));
+    CHECK(std::chrono::steady_clock::now() - start >= 1s);
+    CHECK(echoes(chatty.get(), "still served"));
+    CHECK(closed_by_peer(chatty.get(), 10'000));
+}
+
+TEST_CASE("at max_connections a worker stops accepting until a connection closes") {
+    CorralProcess corral(echo_config(1, "limits:\n  max_connections: 5\n"));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    std::vector<Fd> open;
+    for (int i = 0; i < 5; ++i) {
+        open.push_back(connect_to("127.0.0.1", ports[0]));
+        REQUIRE(open.back());
+        REQUIRE(echoes(open.back().get(), "counted"));
+    }
+    CHECK(corral.wait_for_log("max_connections (5) reached"));
+    // The sixth completes the TCP handshake in the backlog but is not served.
+    Fd waiting = connect_to("127.0.0.1", ports[0]);
+    REQUIRE(waiting);
+    REQUIRE(send_all(waiting.get(), "queued"));
+    pollfd readable{.fd = waiting.get(), .events = POLLIN, .revents = 0};
+    CHECK(::poll(&readable, 1, 1000) == 0);
+
+    open.front().reset();
+    CHECK(receive_exactly(waiting.get(), 6) == "queued");
+}

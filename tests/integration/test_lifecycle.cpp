@@ -1,0 +1,145 @@
+// Stopping and dying: graceful and fast stops, a worker killed, the master killed.
+#include <doctest/doctest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "tests/support/client.hpp"
+#include "tests/support/configs.hpp"
+#include "tests/support/corral_process.hpp"
+
+using namespace corral;
+using namespace corral::test;
+
+namespace {
+
+// True once connecting fails: every listener is closed.
+bool wait_refused(std::uint16_t port) {
+    const auto deadline = std::chrono::steady_clock::now() + kPatience;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (!connect_to("127.0.0.1", port)) return true;
+        std::this_thread::sleep_for(20ms);
+    }
+    return false;
+}
+
+bool wait_stopped(pid_t pid) {
+    const auto deadline = std::chrono::steady_clock::now() + kPatience;
+    while (std::chrono::steady_clock::now() < deadline) {
+        std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+        std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+        const auto close = text.rfind(')');
+        if (close != std::string::npos && close + 2 < text.size() && text[close + 2] == 'T') return true;
+        std::this_thread::sleep_for(5ms);
+    }
+    return false;
+}
+
+// Opens a connection that `serving` accepts: every other worker is stopped meanwhile.
+Fd connect_to_worker(const std::vector<pid_t>& workers, pid_t serving, std::uint16_t port) {
+    for (pid_t other : workers) {
+        if (other != serving) {
+            ::kill(other, SIGSTOP);
+            if (!wait_stopped(other)) return Fd();
+        }
+    }
+    Fd client = connect_to("127.0.0.1", port);
+    const bool served = client && echoes(client.get(), "pinned");
+    for (pid_t other : workers) ::kill(other, SIGCONT);
+    return served ? std::move(client) : Fd();
+}
+
+}  // namespace
+
+TEST_CASE("SIGTERM stops accepting, serves open connections until they close, then exits 0") {
+    CorralProcess corral(echo_config(2));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    const std::vector<pid_t> workers = corral.workers();
+    Fd open = connect_to("127.0.0.1", ports[0]);
+    REQUIRE(open);
+    REQUIRE(echoes(open.get(), "before"));
+
+    corral.signal(SIGTERM);
+    CHECK(wait_refused(ports[0]));
+    CHECK(echoes(open.get(), "while draining"));
+    CHECK_FALSE(corral.wait_exit(200ms).has_value());
+    open.reset();
+    CHECK(corral.wait_exit() == 0);
+    for (pid_t worker : workers) CHECK(process_gone(worker));
+}
+
+TEST_CASE("SIGTERM closes connections still open after timeouts.shutdown") {
+    CorralProcess corral(echo_config(1, "timeouts:\n  shutdown: 1s\n"));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    Fd open = connect_to("127.0.0.1", ports[0]);
+    REQUIRE(open);
+    REQUIRE(echoes(open.get(), "lingering"));
+    const auto start = std::chrono::steady_clock::now();
+    corral.signal(SIGTERM);
+    CHECK(closed_by_peer(open.get(), 10'000));
+    CHECK(corral.wait_exit() == 0);
+    CHECK(std::chrono::steady_clock::now() - start >= 900ms);
+}
+
+TEST_CASE("SIGINT and SIGQUIT stop everything within a second and exit 0") {
+    for (int signal_number : {SIGINT, SIGQUIT}) {
+        CAPTURE(signal_number);
+        CorralProcess corral(echo_config(2));
+        const auto ports = corral.wait_ready();
+        REQUIRE(ports.size() == 1);
+        const std::vector<pid_t> workers = corral.workers();
+        Fd open = connect_to("127.0.0.1", ports[0]);
+        REQUIRE(echoes(open.get(), "about to be cut"));
+        const auto start = std::chrono::steady_clock::now();
+        corral.signal(signal_number);
+        const std::optional<int> exit_code = corral.wait_exit();
+        CAPTURE(corral.log());
+        REQUIRE(exit_code.has_value());
+        CHECK(*exit_code == 0);
+        CHECK(std::chrono::steady_clock::now() - start < 1s);
+        for (pid_t worker : workers) CHECK(wait_gone(worker, 1s));
+        CHECK(closed_by_peer(open.get(), 1000));
+    }
+}
+
+TEST_CASE("a worker killed with SIGKILL is replaced and the other workers' connections live on") {
+    CorralProcess corral(echo_config(2));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    const std::vector<pid_t> workers = corral.workers();
+    REQUIRE(workers.size() == 2);
+    Fd survivor = connect_to_worker(workers, workers[1], ports[0]);
+    REQUIRE(survivor);
+
+    ::kill(workers[0], SIGKILL);
+    REQUIRE(corral.wait_for_workers(2, {workers[0]}));
+    CHECK(corral.wait_for_log("was killed by signal 9"));
+    CHECK(echoes(survivor.get(), "unaffected"));
+
+    const std::vector<pid_t> now = corral.workers();
+    const pid_t replacement = now[0] == workers[1] ? now[1] : now[0];
+    CHECK(corral.wait_for_log("worker " + std::to_string(replacement) + " is ready"));
+    Fd fresh = connect_to_worker(now, replacement, ports[0]);
+    CHECK(fresh);
+}
+
+TEST_CASE("when the master is killed, workers close their listeners, drain and exit") {
+    CorralProcess corral(echo_config(2, "timeouts:\n  shutdown: 30s\n"));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    const std::vector<pid_t> workers = corral.workers();
+    Fd open = connect_to("127.0.0.1", ports[0]);
+    REQUIRE(echoes(open.get(), "before"));
+
+    corral.signal(SIGKILL);
+    REQUIRE(corral.wait_exit().has_value());
+    CHECK(wait_refused(ports[0]));
+    CAPTURE(corral.log());
+    CHECK(echoes(open.get(), "orphaned but served"));
+    open.reset();
+    for (pid_t worker : workers) CHECK(wait_gone(worker));
+}

@@ -1,0 +1,30 @@
+// Test support: blocking loopback clients with timeouts, so that a broken server fails a test
+// instead of hanging it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "common/fd.hpp"
+
+namespace corral::test {
+
+// Connects to host (numeric, "127.0.0.1" or "::1") or, with port 0, to the unix path in host.
+// Receives and sends time out after 10 s. Invalid Fd when the connection fails.
+Fd connect_to(const std::string& host, std::uint16_t port);
+
+bool send_all(int fd, std::string_view bytes);
+// Reads exactly count bytes; returns fewer only on EOF, error or timeout.
+std::string receive_exactly(int fd, std::size_t count);
+
+// Sends payload and reads the same number of bytes back; true when they are identical.
+bool echoes(int fd, std::string_view payload);
+
+// Deterministic bytes covering every value, different for each seed.
+std::string pattern_bytes(std::size_t size, std::uint32_t seed);
+
+// True once the peer has closed the connection (read returns 0 or reset) within the timeout.
+bool closed_by_peer(int fd, int timeout_ms);
+
+}  // namespace corral::test

@@ -1,0 +1,219 @@
+// CorralProcess and friends. Polling with generous bounds is deliberate: the tests wait for a
+// condition (a log line, a process count), never for a fixed time.
+#include "tests/support/corral_process.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace corral::test {
+namespace {
+
+std::string binary() {
+    const char* path = std::getenv("CORRAL_BINARY");
+    if (path == nullptr) throw std::runtime_error("CORRAL_BINARY is not set");
+    return path;
+}
+
+std::string read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+}
+
+pid_t spawn(const std::vector<std::string>& arguments, int out_fd, int err_fd) {
+    std::vector<char*> argv;
+    std::string program = binary();
+    argv.push_back(program.data());
+    std::vector<std::string> copies = arguments;
+    for (std::string& argument : copies) argv.push_back(argument.data());
+    argv.push_back(nullptr);
+    const pid_t pid = ::fork();
+    if (pid == 0) {
+        ::dup2(out_fd, STDOUT_FILENO);
+        ::dup2(err_fd, STDERR_FILENO);
+        const int devnull = ::open("/dev/null", O_RDONLY);
+        ::dup2(devnull, STDIN_FILENO);
+        // Signals the test process blocks must not stay blocked in corral.
+        sigset_t none;
+        sigemptyset(&none);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        ::execv(argv[0], argv.data());
+        ::_exit(127);
+    }
+    return pid;
+}
+
+template <class Predicate>
+bool poll_until(std::chrono::milliseconds timeout, Predicate done) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!done()) {
+        if (std::chrono::steady_clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(10ms);
+    }
+    return true;
+}
+
+}  // namespace
+
+TempDir::TempDir() {
+    char pattern[] = "/tmp/corral-test-XXXXXX";
+    if (::mkdtemp(pattern) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+}
+
+TempDir::~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+}
+
+std::string TempDir::write(const std::string& name, const std::string& content) const {
+    const std::string file = path_ + "/" + name;
+    std::ofstream(file, std::ios::binary) << content;
+    return file;
+}
+
+CommandResult run_corral(const std::vector<std::string>& arguments) {
+    TempDir dir;
+    const std::string out_path = dir.path() + "/out";
+    const std::string err_path = dir.path() + "/err";
+    const int out_fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    const int err_fd = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    const pid_t pid = spawn(arguments, out_fd, err_fd);
+    ::close(out_fd);
+    ::close(err_fd);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    CommandResult result;
+    result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+    result.out = read_file(out_path);
+    result.err = read_file(err_path);
+    return result;
+}
+
+CorralProcess::CorralProcess(const std::string& config_yaml) {
+    const std::string config = dir_.write("corral.yaml", config_yaml);
+    const std::string log_path = dir_.path() + "/corral.log";
+    const int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    pid_ = spawn({"run", "-c", config}, log_fd, log_fd);
+    ::close(log_fd);
+}
+
+CorralProcess::~CorralProcess() {
+    if (exited_ || pid_ <= 0) return;
+    const std::vector<pid_t> workers_left = workers();
+    ::kill(pid_, SIGKILL);
+    for (pid_t worker : workers_left) ::kill(worker, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+}
+
+std::string CorralProcess::log() const { return read_file(dir_.path() + "/corral.log"); }
+
+bool CorralProcess::wait_for_log(const std::string& text, std::chrono::milliseconds timeout, int count) const {
+    return poll_until(timeout, [&] {
+        const std::string content = log();
+        int found = 0;
+        for (std::size_t at = content.find(text); at != std::string::npos; at = content.find(text, at + 1)) ++found;
+        return found >= count;
+    });
+}
+
+std::vector<std::uint16_t> CorralProcess::wait_ready(std::chrono::milliseconds timeout) {
+    if (!wait_for_log("workers are ready", timeout)) return {};
+    std::vector<std::uint16_t> ports;
+    const std::string content = log();
+    static const std::regex listening(R"(listening on (\S+) \()");
+    for (auto it = std::sregex_iterator(content.begin(), content.end(), listening); it != std::sregex_iterator();
+         ++it) {
+        const std::string address = (*it)[1];
+        if (address.starts_with("unix:")) {
+            ports.push_back(0);
+        } else {
+            ports.push_back(static_cast<std::uint16_t>(std::stoi(address.substr(address.rfind(':') + 1))));
+        }
+    }
+    return ports;
+}
+
+std::vector<pid_t> CorralProcess::workers() const { return children_named(pid_, "corral-worker"); }
+
+bool CorralProcess::wait_for_workers(std::size_t count, const std::vector<pid_t>& excluded,
+                                     std::chrono::milliseconds timeout) const {
+    return poll_until(timeout, [&] {
+        const std::vector<pid_t> now = workers();
+        if (now.size() != count) return false;
+        return std::none_of(now.begin(), now.end(), [&](pid_t pid) {
+            return std::find(excluded.begin(), excluded.end(), pid) != excluded.end();
+        });
+    });
+}
+
+void CorralProcess::signal(int signal_number) const { ::kill(pid_, signal_number); }
+
+std::optional<int> CorralProcess::wait_exit(std::chrono::milliseconds timeout) {
+    if (exited_) return exit_code_;
+    int status = 0;
+    const bool done = poll_until(timeout, [&] { return ::waitpid(pid_, &status, WNOHANG) == pid_; });
+    if (!done) return std::nullopt;
+    exited_ = true;
+    exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+    return exit_code_;
+}
+
+bool process_gone(pid_t pid) {
+    // Orphaned workers are re-parented to the test process (a subreaper): reap them here.
+    ::waitpid(pid, nullptr, WNOHANG);
+    const std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+    if (stat.empty()) return true;
+    const std::size_t after_name = stat.rfind(')');
+    return after_name != std::string::npos && after_name + 2 < stat.size() && stat[after_name + 2] == 'Z';
+}
+
+bool wait_gone(pid_t pid, std::chrono::milliseconds timeout) {
+    return poll_until(timeout, [&] { return process_gone(pid); });
+}
+
+std::size_t resident_kib(pid_t pid) {
+    std::istringstream status(read_file("/proc/" + std::to_string(pid) + "/status"));
+    std::string line;
+    while (std::getline(status, line)) {
+        if (line.starts_with("VmRSS:")) return std::stoul(line.substr(6));
+    }
+    return 0;
+}
+
+std::vector<pid_t> children_named(pid_t parent, const std::string& comm) {
+    std::vector<pid_t> found;
+    DIR* proc = ::opendir("/proc");
+    if (proc == nullptr) return found;
+    while (dirent* entry = ::readdir(proc)) {
+        const pid_t pid = static_cast<pid_t>(std::atoi(entry->d_name));
+        if (pid <= 0) continue;
+        const std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+        const std::size_t open = stat.find('(');
+        const std::size_t close = stat.rfind(')');
+        if (open == std::string::npos || close == std::string::npos || close + 4 > stat.size()) continue;
+        if (stat.substr(open + 1, close - open - 1) != comm) continue;
+        char state = 0;
+        int ppid = 0;
+        if (std::sscanf(stat.c_str() + close + 2, "%c %d", &state, &ppid) != 2) continue;
+        if (ppid == parent && state != 'Z') found.push_back(pid);
+    }
+    ::closedir(proc);
+    std::sort(found.begin(), found.end());
+    return found;
+}
+
+}  // namespace corral::test
