@@ -154,6 +154,7 @@ bool Master::start() {
         log_error("%s", error.c_str());
         return false;
     }
+    if (config_.admin_listen) log_warning("admin.listen is set, but this version serves no admin endpoints yet");
     write_pid_file();
     log_notice("corral %s starting %u workers (pid %d)", CORRAL_VERSION, config_.workers, ::getpid());
     return supervisor_.start(config_, config_.workers);

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include "tests/support/client.hpp"
@@ -213,4 +214,44 @@ TEST_CASE("at max_connections a worker stops accepting until a connection closes
 
     open.front().reset();
     CHECK(receive_exactly(waiting.get(), 6) == "queued");
+}
+
+TEST_CASE("running out of descriptors pauses accepting without spinning, then recovers") {
+    // 48 descriptors: a few for the worker itself, so the rest of 60 connections hit EMFILE.
+    CorralProcess corral(echo_config(1, "limits:\n  nofile: 48\n"));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    const pid_t worker = corral.workers().at(0);
+
+    std::vector<Fd> clients;
+    for (int i = 0; i < 60; ++i) {
+        clients.push_back(connect_to("127.0.0.1", ports[0]));
+        REQUIRE(clients.back());
+    }
+    REQUIRE(corral.wait_for_log("accept4() failed: Too many open files"));
+
+    // Paused, not spinning: over a second the worker uses a small fraction of a CPU.
+    auto cpu_ticks = [worker] {
+        std::ifstream stat("/proc/" + std::to_string(worker) + "/stat");
+        std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+        std::istringstream fields(text.substr(text.rfind(')') + 2));
+        std::string field;
+        long ticks = 0;
+        for (int i = 3; i <= 15 && fields >> field; ++i) {
+            if (i == 14 || i == 15) ticks += std::stol(field);  // utime, stime
+        }
+        return ticks;
+    };
+    const long before = cpu_ticks();
+    std::this_thread::sleep_for(1s);
+    CHECK(cpu_ticks() - before < 30);  // clock ticks are 1/100 s: under 0.3 s of CPU
+
+    clients.clear();
+    // Once descriptors are free again, connections are served; the error was logged once.
+    Fd client = connect_to("127.0.0.1", ports[0]);
+    REQUIRE(client);
+    CHECK(echoes(client.get(), "recovered"));
+    const std::string log = corral.log();
+    const std::string error = "accept4() failed: Too many open files";
+    CHECK(log.find(error) == log.rfind(error));
 }

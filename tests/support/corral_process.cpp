@@ -12,7 +12,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -134,10 +133,10 @@ std::vector<std::uint16_t> CorralProcess::wait_ready(std::chrono::milliseconds t
     if (!wait_for_log("workers are ready", timeout)) return {};
     std::vector<std::uint16_t> ports;
     const std::string content = log();
-    static const std::regex listening(R"(listening on (\S+) \()");
-    for (auto it = std::sregex_iterator(content.begin(), content.end(), listening); it != std::sregex_iterator();
-         ++it) {
-        const std::string address = (*it)[1];
+    const std::string marker = "listening on ";
+    for (std::size_t at = content.find(marker); at != std::string::npos; at = content.find(marker, at + 1)) {
+        const std::size_t begin = at + marker.size();
+        const std::string address = content.substr(begin, content.find(' ', begin) - begin);
         if (address.starts_with("unix:")) {
             ports.push_back(0);
         } else {

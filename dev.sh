@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The two quick-start commands. On a fresh Debian 12 machine, as root:
+#   ./dev.sh run    build corral and run it in the foreground with etc/corral.yaml
+#   ./dev.sh test   build and run every test, plainly and under ASan+UBSan; ends "N passed, N failed"
+set -euo pipefail
+cd "$(dirname "$0")"
+
+packages=(g++ meson ninja-build pkg-config python3 libsystemd-dev libyaml-cpp-dev doctest-dev)
+
+install_missing_packages() {
+    local missing=() package
+    for package in "${packages[@]}"; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+    done
+    ((${#missing[@]} == 0)) && return
+    echo "installing: ${missing[*]}"
+    local sudo=()
+    ((EUID == 0)) || sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq
+    "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing[@]}"
+}
+
+# configure_build DIR [meson options...]: sets DIR up once, then only rebuilds.
+configure_build() {
+    local dir=$1
+    shift
+    [[ -f $dir/build.ninja ]] || meson setup "$dir" --werror "$@"
+    meson compile -C "$dir"
+}
+
+case "${1:-}" in
+    run)
+        install_missing_packages
+        configure_build build
+        exec build/master/corral run -c etc/corral.yaml
+        ;;
+    test)
+        install_missing_packages
+        configure_build build
+        configure_build build-sanitize -Db_sanitize=address,undefined -Db_lundef=false \
+            -Dcpp_args=-fno-sanitize-recover=all
+        status=0
+        meson test -C build --print-errorlogs || status=1
+        meson test -C build-sanitize --print-errorlogs || status=1
+        python3 tests/support/count_results.py build/meson-logs/testlog.json \
+            build-sanitize/meson-logs/testlog.json || status=1
+        exit $status
+        ;;
+    *)
+        echo "usage: $0 run|test" >&2
+        exit 2
+        ;;
+esac
