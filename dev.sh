@@ -32,7 +32,7 @@ case "${1:-}" in
     run)
         install_missing_packages
         configure_build build
-        exec build/master/corral run -c etc/corral.yaml
+        exec build/corral run -c etc/corral.yaml
         ;;
     test)
         install_missing_packages

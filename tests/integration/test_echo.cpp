@@ -255,3 +255,26 @@ TEST_CASE("running out of descriptors pauses accepting without spinning, then re
     const std::string error = "accept4() failed: Too many open files";
     CHECK(log.find(error) == log.rfind(error));
 }
+
+TEST_CASE("balance: reuseport serves on one socket per worker, and a replacement inherits its queue") {
+    CorralProcess corral("workers: 2\nlisten:\n  - address: 127.0.0.1:0\n    balance: reuseport\n");
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    CHECK(corral.log().find("reuseport") != std::string::npos);
+    const std::vector<pid_t> workers = corral.workers();
+    REQUIRE(workers.size() == 2);
+
+    // Connections made while a worker is dead wait in its socket's queue, which the master keeps.
+    ::kill(workers[0], SIGKILL);
+    std::vector<Fd> clients;
+    for (int i = 0; i < 40; ++i) {
+        clients.push_back(connect_to("127.0.0.1", ports[0]));
+        REQUIRE(clients.back());
+        REQUIRE(send_all(clients.back().get(), "queued " + std::to_string(i)));
+    }
+    for (int i = 0; i < 40; ++i) {
+        const std::string expected = "queued " + std::to_string(i);
+        CHECK(receive_exactly(clients[i].get(), expected.size()) == expected);
+    }
+    CHECK(corral.wait_for_workers(2, {workers[0]}));
+}

@@ -143,3 +143,25 @@ TEST_CASE("when the master is killed, workers close their listeners, drain and e
     open.reset();
     for (pid_t worker : workers) CHECK(wait_gone(worker));
 }
+
+TEST_CASE("pid_file holds the master's pid while it runs; log.file receives the log") {
+    TempDir dir;
+    const std::string pid_file = dir.path() + "/corral.pid";
+    const std::string log_file = dir.path() + "/corral.log";
+    CorralProcess corral("workers: 1\nlisten:\n  - address: 127.0.0.1:0\npid_file: " + pid_file +
+                         "\nlog:\n  file: " + log_file + "\n");
+    auto file_text = [](const std::string& path) {
+        std::ifstream in(path);
+        return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    };
+    const auto deadline = std::chrono::steady_clock::now() + kPatience;
+    while (file_text(log_file).find("workers are ready") == std::string::npos &&
+           std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(20ms);
+    }
+    CHECK(file_text(log_file).find("info: master: all 1 workers are ready") != std::string::npos);
+    CHECK(file_text(pid_file) == std::to_string(corral.pid()) + "\n");
+    corral.signal(SIGTERM);
+    CHECK(corral.wait_exit() == 0);
+    CHECK_FALSE(std::ifstream(pid_file).good());
+}
