@@ -20,11 +20,15 @@ install_missing_packages() {
     "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing[@]}"
 }
 
-# configure_build DIR [meson options...]: sets DIR up once, then only rebuilds.
+# configure_build DIR [meson options...]: sets DIR up, or brings its options up to date.
 configure_build() {
     local dir=$1
     shift
-    [[ -f $dir/build.ninja ]] || meson setup "$dir" --werror "$@"
+    if [[ -f $dir/build.ninja ]]; then
+        meson configure "$dir" --werror "$@"
+    else
+        meson setup "$dir" --werror "$@"
+    fi
     meson compile -C "$dir"
 }
 
@@ -37,8 +41,10 @@ case "${1:-}" in
     test)
         install_missing_packages
         configure_build build
+        # No vptr check: it validates memory through a pipe, so in a process that has run out
+        # of descriptors (which a test does on purpose) every virtual call looks invalid.
         configure_build build-sanitize -Db_sanitize=address,undefined -Db_lundef=false \
-            -Dcpp_args=-fno-sanitize-recover=all
+            "-Dcpp_args=['-fno-sanitize-recover=all','-fno-sanitize=vptr']"
         status=0
         meson test -C build --print-errorlogs || status=1
         meson test -C build-sanitize --print-errorlogs || status=1
