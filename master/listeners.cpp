@@ -1,6 +1,4 @@
-// Binding listeners: SO_REUSEADDR always, IPV6_V6ONLY for IPv6 so that [::]:p and 0.0.0.0:p are
-// separate entries, SO_REUSEPORT for balance: reuseport, and stale unix socket files replaced only
-// when nothing answers on them.
+// Binding and keeping listeners.
 #include "master/listeners.hpp"
 
 #include <netinet/in.h>
@@ -9,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -48,18 +47,44 @@ bool remove_stale_unix_socket(const std::string& path, std::string& error) {
     return true;
 }
 
-Fd open_listener(const ListenConfig& config, const Address& address, bool reuseport, std::string& error) {
+const char* service_name(Service service) { return service == Service::echo ? "echo" : "http"; }
+
+// Takes the first inherited socket bound to `address`, if any.
+Fd take_inherited(std::vector<InheritedSocket>& inherited, const Address& address) {
+    for (InheritedSocket& socket : inherited) {
+        if (socket.fd && socket.address == address) return std::move(socket.fd);
+    }
+    return Fd();
+}
+
+}  // namespace
+
+BoundListener::~BoundListener() {
+    if (owns_unix_path) ::unlink(bound.path.c_str());
+}
+
+bool BoundListener::same_identity(const ListenConfig& other) const {
+    return config.address == other.address && config.balance == other.balance;
+}
+
+std::vector<int> BoundListener::fds() const {
+    std::vector<int> all;
+    if (shared) all.push_back(shared.get());
+    for (const Fd& fd : per_slot) all.push_back(fd.get());
+    return all;
+}
+
+Fd bind_listener(const Address& address, int backlog, bool reuseport, std::string& error) {
     Fd fd(::socket(socket_family(address), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!fd) {
         error = failure("socket", address);
         return Fd();
     }
     const int on = 1;
-    if (address.family != AddressFamily::unix_path) {
-        if (::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0) {
-            error = failure("setsockopt(SO_REUSEADDR)", address);
-            return Fd();
-        }
+    if (address.family != AddressFamily::unix_path &&
+        ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0) {
+        error = failure("setsockopt(SO_REUSEADDR)", address);
+        return Fd();
     }
     if (address.family == AddressFamily::ipv6 &&
         ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on) != 0) {
@@ -78,66 +103,96 @@ Fd open_listener(const ListenConfig& config, const Address& address, bool reusep
         error = failure("bind", address);
         return Fd();
     }
-    if (::listen(fd.get(), config.backlog) != 0) {
+    if (::listen(fd.get(), backlog) != 0) {
         error = failure("listen", address);
         return Fd();
     }
     return fd;
 }
 
-}  // namespace
-
-bool ListenerSet::bind_all(const std::vector<ListenConfig>& listen, unsigned slots, std::string& error) {
+bool bind_listeners(const std::vector<ListenConfig>& listen, unsigned slots, const ListenerList& current,
+                    std::vector<InheritedSocket>& inherited, ListenerList& result, std::string& error) {
+    ListenerList bound;
+    std::vector<BoundListener*> kept;
     for (const ListenConfig& config : listen) {
-        BoundListener listener;
-        listener.config = config;
-        listener.bound = config.address;
-        const bool reuseport = config.balance == Balance::reuseport;
-        Fd first = open_listener(config, config.address, reuseport, error);
-        if (!first) return false;
-        listener.created_unix_path = config.address.family == AddressFamily::unix_path;
-        if (auto bound = local_address(first.get())) listener.bound = *bound;
-        // Every reuseport socket of one entry must share the port the first one was given.
-        if (reuseport) listener.per_slot.push_back(std::move(first));
-        else listener.shared = std::move(first);
-        log_info("listening on %s (%s, %s)", format_address(listener.bound).c_str(),
-                 config.service == Service::echo ? "echo" : "http",
-                 reuseport ? "reuseport" : "exclusive");
-        listeners_.push_back(std::move(listener));
-    }
-    std::vector<std::pair<int, ListenConfig>> unused;
-    for (unsigned slot = 1; slot < slots; ++slot) {
-        if (!fds_for_slot(slot, unused, error)) return false;
-    }
-    return true;
-}
-
-bool ListenerSet::fds_for_slot(unsigned slot, std::vector<std::pair<int, ListenConfig>>& fds,
-                               std::string& error) {
-    fds.clear();
-    for (BoundListener& listener : listeners_) {
-        if (listener.config.balance == Balance::exclusive) {
-            fds.emplace_back(listener.shared.get(), listener.config);
+        const auto reusable = std::find_if(current.begin(), current.end(), [&](const auto& listener) {
+            return listener->same_identity(config) &&
+                   std::find(kept.begin(), kept.end(), listener.get()) == kept.end();
+        });
+        if (reusable != current.end()) {
+            kept.push_back(reusable->get());
+            bound.push_back(*reusable);
             continue;
         }
-        while (listener.per_slot.size() <= slot) {
-            Fd fd = open_listener(listener.config, listener.bound, true, error);
-            if (!fd) return false;
-            listener.per_slot.push_back(std::move(fd));
+        auto listener = std::make_shared<BoundListener>();
+        listener->config = config;
+        listener->bound = config.address;
+        const bool reuseport = config.balance == Balance::reuseport;
+        Fd first = take_inherited(inherited, config.address);
+        const bool was_inherited = first.valid();
+        if (!first) first = bind_listener(config.address, config.backlog, reuseport, error);
+        if (!first) return false;
+        listener->owns_unix_path = config.address.family == AddressFamily::unix_path;
+        if (auto actual = local_address(first.get())) listener->bound = *actual;
+        if (reuseport) listener->per_slot.push_back(std::move(first));
+        else listener->shared = std::move(first);
+        // Further inherited reuseport sockets of this address belong to the same group.
+        while (reuseport && was_inherited) {
+            Fd more = take_inherited(inherited, listener->bound);
+            if (!more) break;
+            listener->per_slot.push_back(std::move(more));
         }
-        fds.emplace_back(listener.per_slot[slot].get(), listener.config);
+        log_info("listening on %s (%s, %s%s)", format_address(listener->bound).c_str(),
+                 service_name(config.service), reuseport ? "reuseport" : "exclusive",
+                 was_inherited ? ", inherited" : "");
+        bound.push_back(std::move(listener));
+    }
+    std::vector<std::size_t> kept_slot_counts;
+    for (const BoundListener* listener : kept) kept_slot_counts.push_back(listener->per_slot.size());
+    std::vector<std::pair<int, ListenConfig>> unused;
+    for (unsigned slot = 0; slot < slots; ++slot) {
+        if (!listener_fds_for_slot(bound, slot, unused, error)) {
+            // A reuseport socket nobody accepts on would still be given connections.
+            for (std::size_t i = 0; i < kept.size(); ++i) {
+                kept[i]->per_slot.resize(kept_slot_counts[i]);
+            }
+            return false;
+        }
+    }
+    // Only now that nothing can fail: kept sockets take their new options.
+    for (std::size_t i = 0; i < listen.size(); ++i) {
+        BoundListener& listener = *bound[i];
+        if (std::find(kept.begin(), kept.end(), &listener) == kept.end()) continue;
+        if (listener.config.backlog != listen[i].backlog) {
+            for (int fd : listener.fds()) ::listen(fd, listen[i].backlog);
+        }
+        listener.config = listen[i];
+    }
+    result = std::move(bound);
+    return true;
+}
+
+bool listener_fds_for_slot(const ListenerList& listeners, unsigned slot,
+                           std::vector<std::pair<int, ListenConfig>>& fds, std::string& error) {
+    fds.clear();
+    for (const auto& listener : listeners) {
+        if (listener->config.balance == Balance::exclusive) {
+            fds.emplace_back(listener->shared.get(), listener->config);
+            continue;
+        }
+        while (listener->per_slot.size() <= slot) {
+            Fd fd = bind_listener(listener->bound, listener->config.backlog, true, error);
+            if (!fd) return false;
+            listener->per_slot.push_back(std::move(fd));
+        }
+        fds.emplace_back(listener->per_slot[slot].get(), listener->config);
     }
     return true;
 }
 
-void ListenerSet::close_all() {
-    for (BoundListener& listener : listeners_) {
-        listener.shared.reset();
-        listener.per_slot.clear();
-        if (listener.created_unix_path) {
-            ::unlink(listener.bound.path.c_str());
-            listener.created_unix_path = false;
-        }
+void close_slots_from(const ListenerList& listeners, unsigned slots) {
+    for (const auto& listener : listeners) {
+        if (listener->per_slot.size() > slots) listener->per_slot.resize(slots);
     }
 }
 

@@ -1,9 +1,11 @@
 // The master's listening sockets. The master binds them all before forking, so workers never
 // need the privilege to bind, and a worker that dies leaves its sockets (and their queued
-// connections) to its replacement.
+// connections) to its replacement. A reload keeps every socket whose identity is unchanged.
 #pragma once
 
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/config_types.hpp"
@@ -12,31 +14,52 @@
 namespace corral {
 
 struct BoundListener {
+    BoundListener() = default;
+    BoundListener(const BoundListener&) = delete;
+    BoundListener& operator=(const BoundListener&) = delete;
+    // Removes the unix socket file this process created, unless handed over to a new binary.
+    ~BoundListener();
+
     ListenConfig config;
     Address bound;  // with the port the kernel chose when the config said 0
     Fd shared;  // balance: exclusive, one socket for every worker
     std::vector<Fd> per_slot;  // balance: reuseport, one socket per worker slot
-    bool created_unix_path = false;
+    bool owns_unix_path = false;
+
+    // Same address as configured (port 0 included) and same balance: such a listener is kept.
+    bool same_identity(const ListenConfig& other) const;
+    // Every descriptor, for handing the sockets to a new binary.
+    std::vector<int> fds() const;
 };
 
-class ListenerSet {
-public:
-    // Binds every listen entry, and for reuseport entries a socket for each of `slots` workers.
-    // On failure returns false with error naming the address and the failed call.
-    bool bind_all(const std::vector<ListenConfig>& listen, unsigned slots, std::string& error);
+using ListenerList = std::vector<std::shared_ptr<BoundListener>>;
 
-    // The descriptors a worker in `slot` needs, paired with their configs; binds further
-    // reuseport sockets when the slot is new. Empty optional on failure (error set).
-    bool fds_for_slot(unsigned slot, std::vector<std::pair<int, ListenConfig>>& fds, std::string& error);
-
-    // Closes every socket (graceful stop: no more connections queue up here), and removes unix
-    // socket files this process created.
-    void close_all();
-
-    const std::vector<BoundListener>& listeners() const { return listeners_; }
-
-private:
-    std::vector<BoundListener> listeners_;
+// A socket received from a previous binary or from systemd, matched to a listen entry by the
+// address it is bound to.
+struct InheritedSocket {
+    Fd fd;
+    Address address;
 };
+
+// Binds one socket: SO_REUSEADDR, IPV6_V6ONLY for IPv6, SO_REUSEPORT when asked, and a stale unix
+// socket file replaced only when nothing answers on it. Invalid Fd on failure, with error naming
+// the address and the failed call.
+Fd bind_listener(const Address& address, int backlog, bool reuseport, std::string& error);
+
+// The listeners for `listen`: sockets from `current` whose identity matches are kept (their
+// backlog updated), then inherited sockets with the same address are used, and the rest bound.
+// For reuseport entries a socket exists for each of `slots` workers. On failure returns false
+// with error set; nothing in `current` has changed and whatever was newly bound is closed.
+bool bind_listeners(const std::vector<ListenConfig>& listen, unsigned slots, const ListenerList& current,
+                    std::vector<InheritedSocket>& inherited, ListenerList& result, std::string& error);
+
+// The descriptors a worker in `slot` needs, paired with their configs; binds further reuseport
+// sockets when the slot is new.
+bool listener_fds_for_slot(const ListenerList& listeners, unsigned slot,
+                           std::vector<std::pair<int, ListenConfig>>& fds, std::string& error);
+
+// Closes reuseport sockets of slots at or above `slots`, so the kernel stops queueing
+// connections where no worker will accept them.
+void close_slots_from(const ListenerList& listeners, unsigned slots);
 
 }  // namespace corral

@@ -1,4 +1,5 @@
-// The corral command line: run, check, version. Parsing only; the work is elsewhere.
+// The corral command line. Parsing only; the work is in master.cpp and control.cpp.
+#include <limits.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -8,6 +9,7 @@
 
 #include "common/config.hpp"
 #include "common/log.hpp"
+#include "master/control.hpp"
 #include "master/master.hpp"
 
 namespace {
@@ -18,9 +20,12 @@ constexpr int kExitUsage = 2;
 constexpr const char* kDefaultConfigPath = "/etc/corral/corral.yaml";
 
 constexpr const char* kUsage =
-    "usage: corral run    [-c FILE]   run in the foreground\n"
-    "       corral check  [-c FILE]   validate FILE\n"
-    "       corral version            print the version\n"
+    "usage: corral run    [-c FILE]            run in the foreground\n"
+    "       corral check  [-c FILE]            validate FILE\n"
+    "       corral reload [-c FILE]            reload the running master and wait for the outcome\n"
+    "       corral stop   [-c FILE] [--fast]   stop the running master and wait for it to exit\n"
+    "       corral status [-c FILE] [--json]   show the running master and its workers\n"
+    "       corral version                     print the version\n"
     "FILE defaults to /etc/corral/corral.yaml.\n";
 
 int usage_error(const std::string& message) {
@@ -31,6 +36,8 @@ int usage_error(const std::string& message) {
 struct Arguments {
     std::string command;
     std::string config_path = kDefaultConfigPath;
+    bool fast = false;
+    bool json = false;
 };
 
 // Returns an empty string on success, else what was wrong with the arguments.
@@ -39,11 +46,16 @@ std::string parse_arguments(int argc, char** argv, Arguments& arguments) {
     arguments.command = argv[1];
     for (int i = 2; i < argc; ++i) {
         const std::string_view argument = argv[i];
+        if (arguments.command == "version") return "version takes no arguments";
         if (argument == "-c" || argument == "--config") {
             if (i + 1 >= argc) return std::string(argument) + " needs a FILE";
             arguments.config_path = argv[++i];
         } else if (argument.starts_with("--config=")) {
             arguments.config_path = std::string(argument.substr(std::strlen("--config=")));
+        } else if (argument == "--fast" && arguments.command == "stop") {
+            arguments.fast = true;
+        } else if (argument == "--json" && arguments.command == "status") {
+            arguments.json = true;
         } else {
             return "unexpected argument \"" + std::string(argument) + "\"";
         }
@@ -52,11 +64,18 @@ std::string parse_arguments(int argc, char** argv, Arguments& arguments) {
     return "";
 }
 
-// The one place configuration errors are printed, for check and run alike.
+// The one place configuration errors are printed, for every command that reads the file.
 std::optional<corral::Config> load_or_report(const std::string& path) {
     corral::ConfigResult result = corral::load_config(path);
     for (const corral::ConfigError& error : result.errors) std::fprintf(stderr, "%s\n", error.to_string().c_str());
     return std::move(result.config);
+}
+
+// The binary a binary upgrade execs: whatever is at this path on disk by then.
+std::string own_binary_path() {
+    char path[PATH_MAX];
+    const ssize_t length = ::readlink("/proc/self/exe", path, sizeof path - 1);
+    return length > 0 ? std::string(path, static_cast<std::size_t>(length)) : std::string("/usr/sbin/corral");
 }
 
 }  // namespace
@@ -70,21 +89,25 @@ int main(int argc, char** argv) {
     Arguments arguments;
     if (std::string problem = parse_arguments(argc, argv, arguments); !problem.empty()) return usage_error(problem);
 
-    if (arguments.command == "version") {
-        if (argc > 2) return usage_error("version takes no arguments");
+    const std::string& command = arguments.command;
+    if (command == "version") {
         std::printf("corral %s\n", CORRAL_VERSION);
         return kExitOk;
     }
-    if (arguments.command == "check") {
-        if (!load_or_report(arguments.config_path)) return kExitError;
+    if (command != "run" && command != "check" && command != "reload" && command != "stop" && command != "status") {
+        return usage_error("unknown command \"" + command + "\"");
+    }
+    // Every command reads the file first: reload in particular must not signal a master that
+    // would only reject it.
+    std::optional<corral::Config> config = load_or_report(arguments.config_path);
+    if (!config) return kExitError;
+    if (command == "check") {
         std::printf("%s: ok\n", arguments.config_path.c_str());
         return kExitOk;
     }
-    if (arguments.command == "run") {
-        std::optional<corral::Config> config = load_or_report(arguments.config_path);
-        if (!config) return kExitError;
-        corral::log_configure(config->log.level, STDERR_FILENO, corral::stderr_is_journal());
-        return corral::run_master(*config);
-    }
-    return usage_error("unknown command \"" + arguments.command + "\"");
+    if (command == "reload") return corral::control_reload(*config);
+    if (command == "stop") return corral::control_stop(*config, arguments.fast);
+    if (command == "status") return corral::control_status(*config, arguments.json);
+    corral::log_configure(config->log.level, STDERR_FILENO, corral::stderr_is_journal());
+    return corral::run_master(*config, own_binary_path());
 }

@@ -1,28 +1,27 @@
-// The master's loop: one epoll over a signalfd, a 100 ms timerfd and the worker socketpairs. It
-// never sleeps and never blocks; every deadline is checked on the tick.
+// The master's loop: one epoll over a signalfd, a 100 ms timerfd, the worker socketpairs and the
+// admin listener. It never sleeps and never blocks; every deadline is checked on the tick.
 #include "master/master.hpp"
 
 #include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/timerfd.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
-#include <chrono>
+#include <cstdlib>
 #include <cstring>
 
-#include "common/event_loop.hpp"
-#include "common/fd.hpp"
+#include "common/address.hpp"
 #include "common/log.hpp"
 #include "common/signals.hpp"
-#include "master/listeners.hpp"
-#include "master/supervisor.hpp"
+#include "master/inherited_sockets.hpp"
 
 namespace corral {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 constexpr std::chrono::milliseconds kTick{100};
 // A fast stop asks workers to exit at once; one that has not after this is killed, so the master
@@ -31,50 +30,32 @@ constexpr std::chrono::milliseconds kFastStopGrace{500};
 // Workers enforce timeouts.shutdown themselves; this is how much longer the master waits before
 // it stops trusting them.
 constexpr std::chrono::milliseconds kGracefulStopGrace{2000};
+constexpr int kAdminBacklog = 64;
 
-class Master {
-public:
-    explicit Master(const Config& config);
-    int run();
+}  // namespace
 
-private:
-    bool start();
-    void on_signal();
-    void on_tick();
-    void begin_graceful_stop();
-    void begin_fast_stop(const char* signal_name);
-    void raise_descriptor_limit();
-    bool open_log_file();
-    void write_pid_file();
-    void remove_pid_file();
-
-    Config config_;
-    EventLoop loop_;
-    ListenerSet listeners_;
-    Fd log_file_;
-    Supervisor supervisor_;
-    Fd signals_;
-    Fd tick_timer_;
-    MemberHandler<Master> signal_handler_{this, &Master::on_signal};
-    MemberHandler<Master> tick_handler_{this, &Master::on_tick};
-    bool stopping_ = false;
-    bool pid_file_written_ = false;
-    Clock::time_point stop_deadline_{};
-    int exit_code_ = 0;
-};
-
-Master::Master(const Config& config)
-    : config_(config), supervisor_(loop_, listeners_) {}
+Master::Master(const Config& config, std::string binary_path)
+    : binary_path_(std::move(binary_path)), config_(config), supervisor_(loop_, *this), admin_(loop_, *this) {}
 
 bool Master::open_log_file() {
-    if (config_.log.file.empty()) return true;
-    log_file_.reset(::open(config_.log.file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
-    if (!log_file_) {
+    if (config_.log.file.empty()) {
+        log_configure(config_.log.level, STDERR_FILENO, stderr_is_journal());
+        log_file_.reset();
+        return true;
+    }
+    Fd file(::open(config_.log.file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
+    if (!file) {
         log_error("open(%s) failed: %m", config_.log.file.c_str());
         return false;
     }
-    log_configure(config_.log.level, log_file_.get(), false);
+    log_configure(config_.log.level, file.get(), false);
+    log_file_ = std::move(file);
     return true;
+}
+
+void Master::reopen_logs() {
+    if (!config_.log.file.empty() && open_log_file()) log_notice("log file reopened");
+    supervisor_.broadcast(MessageType::reopen_logs);
 }
 
 void Master::raise_descriptor_limit() {
@@ -103,9 +84,12 @@ void Master::raise_descriptor_limit() {
 
 void Master::write_pid_file() {
     if (config_.pid_file.empty()) return;
+    // Written whole under a temporary name and renamed: a reader never sees a partial pid.
     const std::string text = std::to_string(::getpid()) + "\n";
-    Fd fd(::open(config_.pid_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (!fd || ::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
+    const std::string temporary = config_.pid_file + ".tmp";
+    Fd fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!fd || ::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()) ||
+        ::rename(temporary.c_str(), config_.pid_file.c_str()) != 0) {
         log_error("writing pid_file %s failed: %m", config_.pid_file.c_str());
         return;
     }
@@ -113,10 +97,32 @@ void Master::write_pid_file() {
 }
 
 void Master::remove_pid_file() {
-    if (pid_file_written_ && ::unlink(config_.pid_file.c_str()) != 0) {
-        log_warning("unlink(%s) failed: %m", config_.pid_file.c_str());
-    }
+    if (!pid_file_written_) return;
     pid_file_written_ = false;
+    // After a binary upgrade the file names the new master: it is not ours to remove.
+    char content[32] = {};
+    Fd fd(::open(config_.pid_file.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd || ::read(fd.get(), content, sizeof content - 1) <= 0) return;
+    if (std::atoi(content) != ::getpid()) return;
+    if (::unlink(config_.pid_file.c_str()) != 0) log_warning("unlink(%s) failed: %m", config_.pid_file.c_str());
+}
+
+bool Master::bind_admin(const std::optional<Address>& address, std::vector<InheritedSocket>& inherited) {
+    admin_address_ = address;
+    if (!address) return true;
+    Fd fd;
+    for (InheritedSocket& socket : inherited) {
+        if (socket.fd && socket.address == *address) fd = std::move(socket.fd);
+    }
+    std::string error;
+    if (!fd) fd = bind_listener(*address, kAdminBacklog, false, error);
+    if (!fd) {
+        log_error("admin: %s", error.c_str());
+        return false;
+    }
+    if (auto bound = local_address(fd.get())) admin_address_ = *bound;
+    log_info("admin endpoints on %s", format_address(*admin_address_).c_str());
+    return admin_.start(std::move(fd));
 }
 
 bool Master::start() {
@@ -149,89 +155,230 @@ bool Master::start() {
     }
 
     raise_descriptor_limit();
+    std::vector<InheritedSocket> inherited = take_inherited_sockets(previous_master_);
     std::string error;
-    if (!listeners_.bind_all(config_.listen, config_.workers, error)) {
+    current_ = Generation{.number = 1, .config = config_, .listeners = {}, .workers = config_.workers,
+                          .started = Clock::now()};
+    if (!bind_listeners(config_.listen, config_.workers, {}, inherited, current_.listeners, error)) {
         log_error("%s", error.c_str());
         return false;
     }
-    if (config_.admin_listen) log_warning("admin.listen is set, but this version serves no admin endpoints yet");
+    if (!bind_admin(config_.admin_listen, inherited)) return false;
+    for (const InheritedSocket& socket : inherited) {
+        if (socket.fd) {
+            log_error("inherited socket %s matches no listen entry or admin.listen in %s",
+                      format_address(socket.address).c_str(), config_.path.c_str());
+            return false;
+        }
+    }
     write_pid_file();
     log_notice("corral %s starting %u workers (pid %d)", CORRAL_VERSION, config_.workers, ::getpid());
-    return supervisor_.start(config_, config_.workers);
+    for (unsigned slot = 0; slot < current_.workers; ++slot) {
+        if (!supervisor_.spawn(config_, current_.listeners, current_.number, slot)) return false;
+    }
+    return true;
 }
 
 int Master::run() {
     log_set_origin("master");
     if (!start()) {
-        supervisor_.kill_all();
-        supervisor_.reap();
-        listeners_.close_all();
-        remove_pid_file();
-        return 1;
+        supervisor_.kill_all("start-up failed");
+        state_ = MasterState::stopping;
+        exit_code_ = 1;
     }
-    while (!(stopping_ && supervisor_.live() == 0)) {
+    while (!(state_ == MasterState::stopping && supervisor_.live() == 0)) {
         if (!loop_.run_once(-1)) {
             log_error("epoll_wait() failed: %m");
-            supervisor_.kill_all();
+            supervisor_.kill_all("the master's loop failed");
             exit_code_ = 1;
             break;
         }
         supervisor_.release_retired();
-        if (supervisor_.fatal_exit() && !stopping_) {
-            exit_code_ = 1;
-            begin_graceful_stop();
-        }
+        admin_.release_closed();
     }
-    listeners_.close_all();
+    // Orphans are impossible by construction, but a worker killed above must still be reaped.
+    while (supervisor_.live() > 0) {
+        int status = 0;
+        const pid_t pid = ::waitpid(-1, &status, 0);
+        if (pid < 0) break;
+        supervisor_.on_exit(pid, status);
+    }
+    admin_.close_all();
+    current_.listeners.clear();
+    pending_.reset();
     remove_pid_file();
     log_notice("exiting with code %d", exit_code_);
     return exit_code_;
 }
 
 void Master::on_signal() {
-    while (const int signal = read_signal(signals_.get())) {
+    for (;;) {
+        signalfd_siginfo info{};
+        if (::read(signals_.get(), &info, sizeof info) != static_cast<ssize_t>(sizeof info)) return;
+        const int signal = static_cast<int>(info.ssi_signo);
         switch (signal) {
-            case SIGCHLD: supervisor_.reap(); break;
-            case kGracefulStopSignal: begin_graceful_stop(); break;
+            case SIGCHLD: on_child_exit(); break;
+            case kGracefulStopSignal:
+                if (upgrade_child_ > 0 && static_cast<pid_t>(info.ssi_pid) == upgrade_child_) {
+                    on_upgrade_complete();
+                } else {
+                    begin_graceful_stop("SIGTERM");
+                }
+                break;
             case kFastStopSignal: begin_fast_stop("SIGINT"); break;
             case kQuitSignal: begin_fast_stop("SIGQUIT"); break;
-            default: log_warning("signal %d (%s) is not acted on by this version", signal, ::strsignal(signal));
+            case kReloadSignal: begin_reload(); break;
+            case kReopenLogsSignal: reopen_logs(); break;
+            case kUpgradeSignal: begin_upgrade(); break;
+            case kAddWorkerSignal: add_worker(); break;
+            case kRemoveWorkerSignal: remove_worker(); break;
+            default: log_warning("unexpected signal %d (%s) ignored", signal, ::strsignal(signal));
         }
+    }
+}
+
+void Master::on_child_exit() {
+    for (;;) {
+        int status = 0;
+        const pid_t pid = ::waitpid(-1, &status, WNOHANG);
+        if (pid <= 0) return;
+        if (supervisor_.on_exit(pid, status)) continue;
+        if (pid == upgrade_child_) {
+            on_upgrade_child_exit(status);
+            continue;
+        }
+        log_debug("reaped process %d, %s", pid, describe_exit(status).c_str());
     }
 }
 
 void Master::on_tick() {
     std::uint64_t expirations = 0;
     if (::read(tick_timer_.get(), &expirations, sizeof expirations) < 0) return;
-    if (stopping_ && supervisor_.live() > 0 && Clock::now() >= stop_deadline_) {
-        supervisor_.kill_all();
-        stop_deadline_ = Clock::time_point::max();
+    const Clock::time_point now = Clock::now();
+    if (state_ == MasterState::stopping) {
+        if (supervisor_.live() > 0 && now >= stop_deadline_) {
+            supervisor_.kill_all("the stop deadline passed");
+            stop_deadline_ = Clock::time_point::max();
+        }
+        return;
+    }
+    supervisor_.check_heartbeats(now, config_.timeouts.heartbeat);
+    for (const auto& worker : supervisor_.workers()) {
+        backoff_.on_alive(std::chrono::duration_cast<std::chrono::milliseconds>(now - worker->started));
+    }
+    run_due_respawns(now);
+    check_reload_deadline(now);
+    check_upgrade_deadline(now);
+    admin_.expire(now);
+}
+
+void Master::on_worker_ready(WorkerProcess& worker) {
+    if (pending_ && worker.generation == pending_->number) {
+        if (supervisor_.generation_ready(pending_->number) &&
+            supervisor_.count(pending_->number) == pending_->workers) {
+            finish_reload();
+        }
+        return;
+    }
+    if (state_ == MasterState::starting && worker.generation == current_.number &&
+        supervisor_.generation_ready(current_.number) && supervisor_.count(current_.number) == current_.workers) {
+        state_ = MasterState::running;
+        log_info("all %u workers are ready", current_.workers);
+        tell_previous_master();
+        if (std::exchange(reload_requested_again_, false)) begin_reload();
     }
 }
 
-void Master::begin_graceful_stop() {
-    if (stopping_) return;
-    stopping_ = true;
+void Master::on_worker_exit(const WorkerProcess& worker, int status) {
+    if (state_ == MasterState::stopping) return;
+    const bool fatal = WIFEXITED(status) && WEXITSTATUS(status) == 2;
+    if (pending_ && worker.generation == pending_->number) {
+        fail_reload("worker " + std::to_string(worker.pid) + " " + describe_exit(status) + " while starting");
+        return;
+    }
+    if (worker.generation != current_.number || worker.state == WorkerState::draining) return;
+    if (fatal) {
+        log_error("worker %d cannot start for a reason that will not pass by itself; stopping", worker.pid);
+        exit_code_ = 1;
+        begin_graceful_stop("a worker failed fatally");
+        return;
+    }
+    const auto lived = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - worker.started);
+    schedule_respawn(worker.slot, lived);
+}
+
+void Master::schedule_respawn(unsigned slot, std::chrono::milliseconds lived) {
+    const std::chrono::milliseconds delay = backoff_.on_death(lived);
+    if (delay.count() > 0) {
+        log_warning("workers are dying young; replacing worker slot %u in %lld ms", slot,
+                    static_cast<long long>(delay.count()));
+    }
+    respawns_.push_back(PendingRespawn{.slot = slot, .due = Clock::now() + delay});
+    run_due_respawns(Clock::now());
+}
+
+void Master::run_due_respawns(Clock::time_point now) {
+    std::vector<PendingRespawn> due;
+    std::erase_if(respawns_, [&](const PendingRespawn& respawn) {
+        if (respawn.due > now) return false;
+        due.push_back(respawn);
+        return true;
+    });
+    for (const PendingRespawn& respawn : due) {
+        // TTOU may have removed the slot, or something refilled it, meanwhile.
+        if (respawn.slot >= current_.workers || supervisor_.find_slot(current_.number, respawn.slot)) continue;
+        if (supervisor_.spawn(current_.config, current_.listeners, current_.number, respawn.slot)) {
+            ++worker_restarts_;
+        } else {
+            schedule_respawn(respawn.slot, std::chrono::milliseconds{0});
+        }
+    }
+}
+
+void Master::add_worker() {
+    if (state_ == MasterState::stopping) return;
+    ++current_.workers;
+    log_notice("SIGTTIN: %u workers", current_.workers);
+    supervisor_.spawn(current_.config, current_.listeners, current_.number, current_.workers - 1);
+}
+
+void Master::remove_worker() {
+    if (state_ == MasterState::stopping) return;
+    if (current_.workers <= 1) {
+        log_notice("SIGTTOU: already down to one worker");
+        return;
+    }
+    --current_.workers;
+    log_notice("SIGTTOU: %u workers", current_.workers);
+    if (WorkerProcess* worker = supervisor_.find_slot(current_.number, current_.workers)) {
+        supervisor_.drain(*worker);
+    }
+    close_slots_from(current_.listeners, current_.workers);
+}
+
+void Master::begin_graceful_stop(const char* why) {
+    if (state_ == MasterState::stopping) return;
+    state_ = MasterState::stopping;
     stop_deadline_ = Clock::now() + config_.timeouts.shutdown + kGracefulStopGrace;
-    log_notice("graceful stop: closing listeners, draining %zu workers", supervisor_.live());
-    listeners_.close_all();
+    log_notice("graceful stop (%s): closing listeners, draining %zu workers", why, supervisor_.live());
+    current_.listeners.clear();
+    pending_.reset();
     supervisor_.drain_all();
 }
 
-void Master::begin_fast_stop(const char* signal_name) {
+void Master::begin_fast_stop(const char* why) {
     const auto deadline = Clock::now() + kFastStopGrace;
-    if (stopping_ && deadline >= stop_deadline_) return;
-    stopping_ = true;
+    if (state_ == MasterState::stopping && deadline >= stop_deadline_) return;
+    state_ = MasterState::stopping;
     stop_deadline_ = deadline;
-    log_notice("fast stop (%s): closing everything now", signal_name);
-    listeners_.close_all();
+    log_notice("fast stop (%s): closing everything now", why);
+    current_.listeners.clear();
+    pending_.reset();
     supervisor_.stop_all();
 }
 
-}  // namespace
-
-int run_master(const Config& config) {
-    Master master(config);
+int run_master(const Config& config, const std::string& binary_path) {
+    Master master(config, binary_path);
     return master.run();
 }
 

@@ -1,12 +1,131 @@
-// The master process: binds the listeners, forks and supervises the workers, and turns signals
-// into actions. It never accepts a connection itself.
+// The master process: binds the listeners, runs generations of workers, reloads, upgrades, and
+// serves the admin endpoints. It never accepts a connection itself.
 #pragma once
 
+#include <sys/types.h>
+
+#include <chrono>
+#include <ctime>
+#include <optional>
+#include <string>
+#include <vector>
+
 #include "common/config_types.hpp"
+#include "common/event_loop.hpp"
+#include "common/fd.hpp"
+#include "master/admin.hpp"
+#include "master/listeners.hpp"
+#include "master/respawn_backoff.hpp"
+#include "master/supervisor.hpp"
 
 namespace corral {
 
 // Runs `corral run` with a validated config until stopped; returns the process exit code.
-int run_master(const Config& config);
+int run_master(const Config& config, const std::string& binary_path);
+
+enum class MasterState { starting, running, reloading, stopping };
+
+// A set of workers started from one config. A reload starts a new one; the old one drains.
+struct Generation {
+    unsigned number = 0;
+    Config config;
+    ListenerList listeners;
+    unsigned workers = 0;  // wanted; TTIN/TTOU change it until the next reload
+    std::chrono::steady_clock::time_point started;
+};
+
+struct ReloadOutcome {
+    bool ok = false;
+    std::string error;
+    unsigned generation = 0;
+    std::time_t at = 0;
+};
+
+class Master final : public AdminContent, public SupervisorEvents {
+public:
+    using Clock = std::chrono::steady_clock;
+
+    Master(const Config& config, std::string binary_path);
+    int run();
+
+    // AdminContent
+    bool serving() const override;
+    std::string status_json() const override;
+    std::string metrics_text() const override;
+
+    // SupervisorEvents
+    void on_worker_ready(WorkerProcess& worker) override;
+    void on_worker_exit(const WorkerProcess& worker, int status) override;
+
+private:
+    struct PendingRespawn {
+        unsigned slot;
+        Clock::time_point due;
+    };
+
+    // master.cpp
+    bool start();
+    void on_signal();
+    void on_tick();
+    void on_child_exit();
+    void begin_graceful_stop(const char* why);
+    void begin_fast_stop(const char* why);
+    void schedule_respawn(unsigned slot, std::chrono::milliseconds lived);
+    void run_due_respawns(Clock::time_point now);
+    void add_worker();
+    void remove_worker();
+    void reopen_logs();
+    bool open_log_file();
+    void raise_descriptor_limit();
+    void write_pid_file();
+    void remove_pid_file();
+    bool bind_admin(const std::optional<Address>& address, std::vector<InheritedSocket>& inherited);
+
+    // reload.cpp
+    void begin_reload();
+    void finish_reload();
+    void fail_reload(const std::string& reason);
+    void check_reload_deadline(Clock::time_point now);
+    void record_reload(bool ok, const std::string& error);
+
+    // upgrade.cpp
+    void begin_upgrade();
+    void on_upgrade_child_exit(int status);
+    void on_upgrade_complete();
+    void check_upgrade_deadline(Clock::time_point now);
+    void tell_previous_master();
+
+    std::string binary_path_;
+    Config config_;  // of the current generation
+    EventLoop loop_;
+    Supervisor supervisor_;
+    AdminServer admin_;
+    std::optional<Address> admin_address_;
+    Fd log_file_;
+    Fd signals_;
+    Fd tick_timer_;
+    MemberHandler<Master> signal_handler_{this, &Master::on_signal};
+    MemberHandler<Master> tick_handler_{this, &Master::on_tick};
+
+    MasterState state_ = MasterState::starting;
+    Generation current_;
+    std::optional<Generation> pending_;  // a reload's generation until it is ready
+    bool reload_requested_again_ = false;
+    std::vector<PendingRespawn> respawns_;
+    RespawnBackoff backoff_;
+
+    unsigned reloads_ = 0;
+    unsigned reload_failures_ = 0;
+    unsigned worker_restarts_ = 0;
+    std::optional<ReloadOutcome> last_reload_;
+
+    pid_t upgrade_child_ = 0;
+    Clock::time_point upgrade_deadline_{};
+    pid_t previous_master_ = 0;  // the master that exec'd this one, told once we are ready
+
+    bool pid_file_written_ = false;
+    Clock::time_point stop_deadline_{};
+    int exit_code_ = 0;
+};
 
 }  // namespace corral

@@ -20,17 +20,37 @@ namespace corral {
 namespace {
 
 [[noreturn]] void become_worker(const Config& config, std::vector<std::pair<int, ListenConfig>> fds,
-                                int channel, int log_fd) {
+                                int channel) {
     ::prctl(PR_SET_NAME, "corral-worker", 0, 0, 0);
     log_set_origin("worker " + std::to_string(::getpid()));
-    std::vector<int> keep = {channel, log_fd};
+    std::vector<int> keep = {channel, log_fd()};
     for (const auto& [fd, unused] : fds) keep.push_back(fd);
     close_fds_except(keep);
 
-    WorkerSetup setup{.config = config, .listeners = {}, .channel = Fd(channel)};
+    WorkerSetup setup{.config = config, .listeners = {}, .channel = Fd(channel), .log_file = Fd()};
+    if (log_fd() > STDERR_FILENO) setup.log_file = Fd(log_fd());
     for (auto& [fd, listen] : fds) setup.listeners.push_back(WorkerListener{Fd(fd), std::move(listen)});
     // _exit: the master's objects in this copy of its memory must not run their destructors.
     ::_exit(run_worker(std::move(setup)));
+}
+
+void add_counters(WorkerCounters& total, const WorkerCounters& more) {
+    total.accepted += more.accepted;
+    total.bytes_received += more.bytes_received;
+    total.bytes_sent += more.bytes_sent;
+    total.accept_wakeups += more.accept_wakeups;
+    total.accept_wakeups_empty += more.accept_wakeups_empty;
+}
+
+}  // namespace
+
+const char* worker_state_name(WorkerState state) {
+    switch (state) {
+        case WorkerState::starting: return "starting";
+        case WorkerState::ready: return "ready";
+        case WorkerState::draining: return "draining";
+    }
+    return "unknown";
 }
 
 std::string describe_exit(int status) {
@@ -42,24 +62,14 @@ std::string describe_exit(int status) {
     return "ended with status " + std::to_string(status);
 }
 
-}  // namespace
-
 void WorkerProcess::handle_event(std::uint32_t) { supervisor->on_message(*this); }
 
-Supervisor::Supervisor(EventLoop& loop, ListenerSet& listeners) : loop_(loop), listeners_(listeners) {}
+Supervisor::Supervisor(EventLoop& loop, SupervisorEvents& events) : loop_(loop), events_(events) {}
 
-bool Supervisor::start(const Config& config, unsigned count) {
-    config_ = config;
-    for (unsigned slot = 0; slot < count; ++slot) {
-        if (!spawn(slot)) return false;
-    }
-    return true;
-}
-
-bool Supervisor::spawn(unsigned slot) {
+bool Supervisor::spawn(const Config& config, const ListenerList& listeners, unsigned generation, unsigned slot) {
     std::vector<std::pair<int, ListenConfig>> fds;
     std::string error;
-    if (!listeners_.fds_for_slot(slot, fds, error)) {
+    if (!listener_fds_for_slot(listeners, slot, fds, error)) {
         log_error("cannot start a worker: %s", error.c_str());
         return false;
     }
@@ -75,19 +85,21 @@ bool Supervisor::spawn(unsigned slot) {
         log_error("fork() failed: %m");
         return false;
     }
-    if (pid == 0) become_worker(config_, std::move(fds), worker_end.release(), log_fd());
+    if (pid == 0) become_worker(config, std::move(fds), worker_end.release());
 
     auto worker = std::make_unique<WorkerProcess>();
     worker->supervisor = this;
     worker->pid = pid;
+    worker->generation = generation;
     worker->slot = slot;
     worker->channel = std::move(master_end);
-    worker->started = worker->last_heartbeat = std::chrono::steady_clock::now();
+    worker->started = worker->last_heartbeat = Clock::now();
+    worker->started_at = std::time(nullptr);
     if (!loop_.add(worker->channel.get(), EPOLLIN, worker.get())) {
-        log_error("epoll_ctl(ADD) for worker %d's socketpair failed: %m", pid);
-        ::kill(pid, SIGKILL);
+        log_error("epoll_ctl(ADD) for worker %d's socketpair failed: %m; killing it", pid);
+        kill(*worker);
     }
-    log_info("started worker %d", pid);
+    log_info("started worker %d (generation %u)", pid, generation);
     workers_.push_back(std::move(worker));
     return true;
 }
@@ -99,7 +111,7 @@ void Supervisor::on_message(WorkerProcess& worker) {
     const ssize_t received = ::recv(worker.channel.get(), packet.data(), packet.size(), MSG_DONTWAIT | MSG_TRUNC);
     if (received < 0 && (errno == EAGAIN || errno == EINTR)) return;
     if (received <= 0) {
-        // The worker is exiting; reap() will report how.
+        // The worker is exiting; its exit will say how.
         forget_channel(worker);
         return;
     }
@@ -108,30 +120,25 @@ void Supervisor::on_message(WorkerProcess& worker) {
         decode_message(std::span(packet.data(), std::min<std::size_t>(received, packet.size())), error);
     if (!message) {
         log_error("worker %d sent a bad message (%s); replacing it", worker.pid, error.c_str());
-        forget_channel(worker);
-        ::kill(worker.pid, SIGKILL);
+        kill(worker);
         return;
     }
-    worker.last_heartbeat = std::chrono::steady_clock::now();
+    worker.last_heartbeat = Clock::now();
     worker.counters = message->counters;
     switch (message->type) {
         case MessageType::ready:
-            if (worker.state == WorkerState::starting) worker.state = WorkerState::ready;
+            if (worker.state != WorkerState::starting) return;
+            worker.state = WorkerState::ready;
             log_debug("worker %d is ready", worker.pid);
-            if (!announced_ready_ && all_ready()) {
-                announced_ready_ = true;
-                log_info("all %zu workers are ready", workers_.size());
-            }
+            events_.on_worker_ready(worker);
             return;
         case MessageType::heartbeat: return;
         case MessageType::drain:
         case MessageType::reopen_logs:
         case MessageType::stop: break;
     }
-    log_error("worker %d sent an unexpected %s message; replacing it", worker.pid,
-              message_type_name(message->type));
-    forget_channel(worker);
-    ::kill(worker.pid, SIGKILL);
+    log_error("worker %d sent an unexpected %s message; replacing it", worker.pid, message_type_name(message->type));
+    kill(worker);
 }
 
 void Supervisor::forget_channel(WorkerProcess& worker) {
@@ -140,68 +147,103 @@ void Supervisor::forget_channel(WorkerProcess& worker) {
     worker.channel.reset();
 }
 
-void Supervisor::reap() {
-    for (;;) {
-        int status = 0;
-        const pid_t pid = ::waitpid(-1, &status, WNOHANG);
-        if (pid <= 0) return;
-        auto found = std::find_if(workers_.begin(), workers_.end(), [pid](const auto& w) { return w->pid == pid; });
-        if (found == workers_.end()) {
-            log_debug("reaped process %d, not a worker", pid);
-            continue;
-        }
-        WorkerProcess* worker = retired_.emplace_back(std::move(*found)).get();
-        workers_.erase(found);
-        forget_channel(*worker);
-        const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == kWorkerExitOk;
-        if (WIFEXITED(status) && WEXITSTATUS(status) == kWorkerExitFatal) {
-            log_error("worker %d %s: it cannot start for a reason that will not pass; stopping", pid,
-                      describe_exit(status).c_str());
-            fatal_exit_ = true;
-            continue;
-        }
-        if (stopping_) {
-            if (clean) log_info("worker %d %s", pid, describe_exit(status).c_str());
-            else log_warning("worker %d %s", pid, describe_exit(status).c_str());
-            continue;
-        }
-        log_error("worker %d %s; starting a replacement", pid, describe_exit(status).c_str());
-        spawn(worker->slot);
+void Supervisor::kill(WorkerProcess& worker) {
+    forget_channel(worker);
+    if (worker.killed) return;
+    worker.killed = true;
+    if (::kill(worker.pid, SIGKILL) != 0) log_error("kill(%d, SIGKILL) failed: %m", worker.pid);
+}
+
+bool Supervisor::on_exit(pid_t pid, int status) {
+    auto found = std::find_if(workers_.begin(), workers_.end(), [pid](const auto& w) { return w->pid == pid; });
+    if (found == workers_.end()) return false;
+    WorkerProcess* worker = retired_.emplace_back(std::move(*found)).get();
+    workers_.erase(found);
+    forget_channel(*worker);
+    add_counters(exited_totals_, worker->counters);
+    const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == kWorkerExitOk;
+    const std::string how = describe_exit(status);
+    if (clean && worker->state == WorkerState::draining) {
+        log_info("worker %d (generation %u) %s", pid, worker->generation, how.c_str());
+    } else {
+        log_error("worker %d (generation %u) %s", pid, worker->generation, how.c_str());
+    }
+    events_.on_worker_exit(*worker, status);
+    return true;
+}
+
+void Supervisor::check_heartbeats(Clock::time_point now, std::chrono::milliseconds timeout) {
+    for (auto& worker : workers_) {
+        if (worker->killed || now - worker->last_heartbeat <= timeout) continue;
+        log_error("worker %d sent no heartbeat for %lld ms; killing it", worker->pid,
+                  static_cast<long long>(
+                      std::chrono::duration_cast<std::chrono::milliseconds>(now - worker->last_heartbeat).count()));
+        kill(*worker);
     }
 }
 
-bool Supervisor::all_ready() const {
-    return std::all_of(workers_.begin(), workers_.end(),
-                       [](const auto& w) { return w->state == WorkerState::ready; });
+void Supervisor::send(WorkerProcess& worker, MessageType type) {
+    if (!worker.channel) return;
+    if (!send_message(worker.channel.get(), Message{.type = type, .counters = {}})) {
+        log_error("sending %s to worker %d failed: %m; killing it", message_type_name(type), worker.pid);
+        kill(worker);
+    }
+}
+
+void Supervisor::broadcast(MessageType type) {
+    for (auto& worker : workers_) send(*worker, type);
+}
+
+void Supervisor::drain(WorkerProcess& worker) {
+    if (worker.state == WorkerState::draining) return;
+    worker.state = WorkerState::draining;
+    send(worker, MessageType::drain);
+}
+
+void Supervisor::drain_generation(unsigned generation) {
+    for (auto& worker : workers_) {
+        if (worker->generation == generation) drain(*worker);
+    }
 }
 
 void Supervisor::drain_all() {
-    stopping_ = true;
-    for (auto& worker : workers_) {
-        worker->state = WorkerState::draining;
-        if (worker->channel && !send_message(worker->channel.get(), Message{.type = MessageType::drain, .counters = {}})) {
-            // A worker that cannot be told is told the blunt way: SIGTERM also makes it drain.
-            log_warning("telling worker %d to drain failed: %m; sending SIGTERM", worker->pid);
-            ::kill(worker->pid, SIGTERM);
-        }
-    }
+    for (auto& worker : workers_) drain(*worker);
 }
 
 void Supervisor::stop_all() {
-    stopping_ = true;
     for (auto& worker : workers_) {
-        if (!worker->channel || !send_message(worker->channel.get(), Message{.type = MessageType::stop, .counters = {}})) {
-            ::kill(worker->pid, SIGKILL);
-        }
+        worker->state = WorkerState::draining;
+        send(*worker, MessageType::stop);
     }
 }
 
-void Supervisor::kill_all() {
-    stopping_ = true;
+void Supervisor::kill_all(const char* why) {
     for (auto& worker : workers_) {
-        log_warning("worker %d did not exit in time; killing it", worker->pid);
-        ::kill(worker->pid, SIGKILL);
+        if (worker->killed) continue;
+        log_warning("killing worker %d: %s", worker->pid, why);
+        kill(*worker);
     }
+}
+
+std::size_t Supervisor::count(unsigned generation) const {
+    return static_cast<std::size_t>(std::count_if(workers_.begin(), workers_.end(), [generation](const auto& w) {
+        return w->generation == generation && w->state != WorkerState::draining;
+    }));
+}
+
+bool Supervisor::generation_ready(unsigned generation) const {
+    return std::all_of(workers_.begin(), workers_.end(), [generation](const auto& w) {
+        return w->generation != generation || w->state != WorkerState::starting;
+    });
+}
+
+WorkerProcess* Supervisor::find_slot(unsigned generation, unsigned slot) {
+    for (auto& worker : workers_) {
+        if (worker->generation == generation && worker->slot == slot && worker->state != WorkerState::draining) {
+            return worker.get();
+        }
+    }
+    return nullptr;
 }
 
 }  // namespace corral

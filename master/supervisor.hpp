@@ -1,10 +1,11 @@
-// Supervisor: forks workers, hears from them over their socketpairs, reaps them and replaces the
-// ones that die.
+// Supervisor: forks workers, hears from them over their socketpairs, watches their heartbeats
+// and reaps them. What to do about a worker that is ready or gone is the master's decision.
 #pragma once
 
 #include <sys/types.h>
 
 #include <chrono>
+#include <ctime>
 #include <memory>
 #include <string>
 #include <vector>
@@ -19,63 +20,92 @@ namespace corral {
 
 enum class WorkerState { starting, ready, draining };
 
+const char* worker_state_name(WorkerState state);
+
 class Supervisor;
 
 struct WorkerProcess final : EventHandler {
+    using Clock = std::chrono::steady_clock;
+
     Supervisor* supervisor = nullptr;
     pid_t pid = 0;
+    unsigned generation = 0;
     unsigned slot = 0;
     Fd channel;
     WorkerState state = WorkerState::starting;
-    std::chrono::steady_clock::time_point started;
-    std::chrono::steady_clock::time_point last_heartbeat;
+    Clock::time_point started;
+    std::time_t started_at = 0;  // Unix seconds, for /status
+    Clock::time_point last_heartbeat;
     WorkerCounters counters;
+    bool killed = false;  // SIGKILL sent; waiting for the exit
 
     void handle_event(std::uint32_t ready) override;
 };
 
+// The master's side of what workers report.
+class SupervisorEvents {
+public:
+    virtual void on_worker_ready(WorkerProcess& worker) = 0;
+    // Called once per exit, after it has been logged; the record is gone afterwards.
+    virtual void on_worker_exit(const WorkerProcess& worker, int status) = 0;
+
+protected:
+    ~SupervisorEvents() = default;
+};
+
 class Supervisor {
 public:
-    Supervisor(EventLoop& loop, ListenerSet& listeners);
+    using Clock = std::chrono::steady_clock;
+
+    Supervisor(EventLoop& loop, SupervisorEvents& events);
     Supervisor(const Supervisor&) = delete;
     Supervisor& operator=(const Supervisor&) = delete;
 
-    // Forks `count` workers with this config. False (logged) if one could not be started.
-    bool start(const Config& config, unsigned count);
+    // Forks a worker for `slot` of a generation. False (logged) if it could not be started.
+    bool spawn(const Config& config, const ListenerList& listeners, unsigned generation, unsigned slot);
 
-    // Collects every exited child, logs each once, and replaces it unless stopping.
-    void reap();
+    // Handles the exit of pid if it is a worker; false if it is not one of ours.
+    bool on_exit(pid_t pid, int status);
 
-    // Frees what reap() retired. Called between batches of events: an event for a reaped
+    // Kills every worker whose last heartbeat is older than `timeout`.
+    void check_heartbeats(Clock::time_point now, std::chrono::milliseconds timeout);
+
+    void send(WorkerProcess& worker, MessageType type);
+    void broadcast(MessageType type);
+    // Stop accepting and finish open connections.
+    void drain(WorkerProcess& worker);
+    void drain_generation(unsigned generation);
+    void drain_all();
+    // Exit now (fast stop).
+    void stop_all();
+    void kill_all(const char* why);
+
+    // Frees what on_exit() retired. Called between batches of events: an event for a reaped
     // worker's socketpair may still be queued in the batch that reaped it.
     void release_retired() { retired_.clear(); }
 
-    // Tells every worker to stop accepting and finish its connections (graceful stop), or to exit
-    // now (fast stop). No worker is replaced from then on.
-    void drain_all();
-    void stop_all();
-    void kill_all();
-
     std::size_t live() const { return workers_.size(); }
-    bool all_ready() const;
-    // Set once a worker exited with kWorkerExitFatal: the master must stop instead of respawning.
-    bool fatal_exit() const { return fatal_exit_; }
+    std::size_t count(unsigned generation) const;
+    bool generation_ready(unsigned generation) const;
+    WorkerProcess* find_slot(unsigned generation, unsigned slot);
     const std::vector<std::unique_ptr<WorkerProcess>>& workers() const { return workers_; }
+
+    // Counters of workers that have exited, so that totals never go backwards.
+    const WorkerCounters& exited_totals() const { return exited_totals_; }
 
 private:
     friend struct WorkerProcess;
-    bool spawn(unsigned slot);
     void on_message(WorkerProcess& worker);
     void forget_channel(WorkerProcess& worker);
+    void kill(WorkerProcess& worker);
 
     EventLoop& loop_;
-    ListenerSet& listeners_;
-    Config config_;
+    SupervisorEvents& events_;
     std::vector<std::unique_ptr<WorkerProcess>> workers_;
     std::vector<std::unique_ptr<WorkerProcess>> retired_;
-    bool stopping_ = false;
-    bool fatal_exit_ = false;
-    bool announced_ready_ = false;
+    WorkerCounters exited_totals_;
 };
+
+std::string describe_exit(int status);
 
 }  // namespace corral

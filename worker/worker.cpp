@@ -2,12 +2,16 @@
 // timeouts, the master's socketpair, and SIGTERM through a signalfd.
 #include "worker/worker.hpp"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <array>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
 
 #include "common/event_loop.hpp"
 #include "common/ipc.hpp"
@@ -38,6 +42,7 @@ private:
     void on_tick();
     void on_signal();
     void begin_drain(const char* why);
+    void reopen_log_file();
     void send_to_master(MessageType type);
     WorkerCounters counters() const;
 
@@ -46,6 +51,7 @@ private:
     ConnectionTable connections_;
     Acceptor acceptor_;
     Fd channel_;
+    Fd log_file_;
     Fd tick_timer_;
     Fd signals_;
     MemberHandler<Worker> channel_handler_{this, &Worker::on_channel};
@@ -61,7 +67,8 @@ Worker::Worker(WorkerSetup setup)
     : config_(std::move(setup.config)),
       connections_(loop_, config_.limits, config_.timeouts.idle),
       acceptor_(loop_, connections_, std::move(setup.listeners), config_.limits.max_connections),
-      channel_(std::move(setup.channel)) {}
+      channel_(std::move(setup.channel)),
+      log_file_(std::move(setup.log_file)) {}
 
 bool Worker::start() {
     for (int signal : kSignalsLeftToMaster) {
@@ -107,7 +114,28 @@ bool Worker::start() {
     return acceptor_.start();
 }
 
+#ifdef CORRAL_FAULT_INJECTION
+// Test builds only: while the file named by $CORRAL_FAULT_WORKER_START exists, every worker exits
+// at start with the code written in it, so tests can make workers crash on demand.
+std::optional<int> injected_start_failure() {
+    const char* path = std::getenv("CORRAL_FAULT_WORKER_START");
+    if (path == nullptr) return std::nullopt;
+    FILE* file = std::fopen(path, "r");
+    if (file == nullptr) return std::nullopt;
+    int code = 1;
+    if (std::fscanf(file, "%d", &code) != 1) code = 1;
+    std::fclose(file);
+    return code;
+}
+#endif
+
 int Worker::run() {
+#ifdef CORRAL_FAULT_INJECTION
+    if (const std::optional<int> code = injected_start_failure()) {
+        log_error("fault injection: exiting at start with code %d", *code);
+        return *code;
+    }
+#endif
     if (!start()) return kWorkerExitFatal;
     send_to_master(MessageType::ready);
     log_debug("ready");
@@ -149,7 +177,7 @@ void Worker::on_channel() {
     switch (message->type) {
         case MessageType::drain: begin_drain("asked by the master"); return;
         case MessageType::stop: stop_now_ = true; return;
-        case MessageType::reopen_logs: return;
+        case MessageType::reopen_logs: reopen_log_file(); return;
         case MessageType::ready:
         case MessageType::heartbeat: break;
     }
@@ -172,6 +200,17 @@ void Worker::on_signal() {
     while (int signal = read_signal(signals_.get())) {
         if (signal == kGracefulStopSignal) begin_drain("SIGTERM");
     }
+}
+
+void Worker::reopen_log_file() {
+    if (config_.log.file.empty()) return;
+    Fd reopened(::open(config_.log.file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
+    if (!reopened) {
+        log_error("reopening the log file: open(%s) failed: %m; logging to the old file", config_.log.file.c_str());
+        return;
+    }
+    log_configure(config_.log.level, reopened.get(), false);
+    log_file_ = std::move(reopened);
 }
 
 void Worker::begin_drain(const char* why) {

@@ -21,6 +21,7 @@ struct WorkerSetup {
     Config config;
     std::vector<WorkerListener> listeners;
     Fd channel;  // this worker's end of the socketpair with the master
+    Fd log_file;  // this worker's descriptor of log.file; invalid when logging to stderr
 };
 
 // Runs the worker until it has drained; returns its exit code.

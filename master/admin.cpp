@@ -1,0 +1,171 @@
+// AdminServer. Requests are small and answers are computed in microseconds, so one response per
+// connection, then close: no keep-alive state to bound or time out.
+#include "master/admin.hpp"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "common/log.hpp"
+#include "master/admin_request.hpp"
+
+namespace corral {
+namespace {
+
+// A slow client gets this long for its request and our answer together.
+constexpr std::chrono::seconds kConnectionTimeout{5};
+// Monitoring makes a handful of concurrent requests; more than this is abuse or a bug.
+constexpr std::size_t kMaxConnections = 32;
+
+std::string http_response(int status, const char* reason, const char* content_type, const std::string& body,
+                          bool head) {
+    std::string response = "HTTP/1.1 " + std::to_string(status) + " " + reason + "\r\n";
+    response += "Content-Type: ";
+    response += content_type;
+    response += "\r\nContent-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n";
+    if (!head) response += body;
+    return response;
+}
+
+}  // namespace
+
+std::string admin_response(std::string_view received_request, const AdminContent& content) {
+    const AdminRequest request = parse_admin_request(received_request);
+    constexpr const char* kText = "text/plain; charset=utf-8";
+    switch (request.outcome) {
+        case AdminRequest::Outcome::incomplete:
+        case AdminRequest::Outcome::bad_request: return http_response(400, "Bad Request", kText, "bad request\n", false);
+        case AdminRequest::Outcome::too_large:
+            return http_response(431, "Request Header Fields Too Large", kText, "request too large\n", false);
+        case AdminRequest::Outcome::not_implemented:
+            return http_response(501, "Not Implemented", kText, "only GET and HEAD\n", false);
+        case AdminRequest::Outcome::ok: break;
+    }
+    if (request.path == "/healthz") {
+        return content.serving() ? http_response(200, "OK", kText, "ok\n", request.head)
+                                 : http_response(503, "Service Unavailable", kText, "stopping\n", request.head);
+    }
+    if (request.path == "/status") {
+        return http_response(200, "OK", "application/json", content.status_json(), request.head);
+    }
+    if (request.path == "/metrics") {
+        return http_response(200, "OK", "text/plain; version=0.0.4; charset=utf-8", content.metrics_text(),
+                             request.head);
+    }
+    return http_response(404, "Not Found", kText, "not found\n", request.head);
+}
+
+AdminServer::AdminServer(EventLoop& loop, const AdminContent& content) : loop_(loop), content_(content) {}
+
+bool AdminServer::start(Fd listener) {
+    listener_ = std::move(listener);
+    if (!loop_.add(listener_.get(), EPOLLIN, &accept_handler_)) {
+        log_error("epoll_ctl(ADD) for the admin listener failed: %m");
+        return false;
+    }
+    return true;
+}
+
+void AdminServer::on_accept() {
+    for (;;) {
+        Fd fd(::accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+        if (!fd) {
+            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED && errno != EINTR) {
+                log_warning("admin accept4() failed: %m");
+            }
+            return;
+        }
+        if (connections_.size() >= kMaxConnections) {
+            log_warning("admin: %zu connections already open; refusing one", connections_.size());
+            continue;  // closing the descriptor refuses it
+        }
+        auto connection = std::make_unique<Connection>();
+        connection->server = this;
+        connection->fd = std::move(fd);
+        connection->deadline = Clock::now() + kConnectionTimeout;
+        connection->open = true;
+        if (!loop_.add(connection->fd.get(), EPOLLIN, connection.get())) {
+            log_warning("epoll_ctl(ADD) for an admin connection failed: %m");
+            continue;
+        }
+        connections_.push_back(std::move(connection));
+    }
+}
+
+void AdminServer::Connection::handle_event(std::uint32_t ready) {
+    if (!open) return;
+    if (response.empty()) server->on_readable(*this);
+    else if (ready & (EPOLLOUT | EPOLLERR | EPOLLHUP)) server->on_writable(*this);
+}
+
+void AdminServer::on_readable(Connection& connection) {
+    char buffer[4096];
+    const ssize_t got = ::read(connection.fd.get(), buffer, sizeof buffer);
+    if (got < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (got <= 0) {
+        close(connection);
+        return;
+    }
+    connection.received.append(buffer, static_cast<std::size_t>(got));
+    if (parse_admin_request(connection.received).outcome == AdminRequest::Outcome::incomplete) return;
+    respond(connection);
+}
+
+void AdminServer::respond(Connection& connection) {
+    connection.response = admin_response(connection.received, content_);
+    connection.received.clear();
+    connection.received.shrink_to_fit();
+    // Only writability matters from now on: further input is ignored.
+    if (!loop_.modify(connection.fd.get(), EPOLLOUT, &connection)) {
+        close(connection);
+        return;
+    }
+    on_writable(connection);
+}
+
+void AdminServer::on_writable(Connection& connection) {
+    while (connection.sent < connection.response.size()) {
+        const ssize_t put = ::send(connection.fd.get(), connection.response.data() + connection.sent,
+                                   connection.response.size() - connection.sent, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (put < 0 && (errno == EAGAIN || errno == EINTR)) return;
+        if (put <= 0) break;
+        connection.sent += static_cast<std::size_t>(put);
+    }
+    // Closing after the last byte: a client that did not wait is fine, the bytes are queued.
+    ::shutdown(connection.fd.get(), SHUT_WR);
+    close(connection);
+}
+
+void AdminServer::close(Connection& connection) {
+    if (!connection.open) return;
+    connection.open = false;
+    connection.fd.reset();
+    auto found = std::find_if(connections_.begin(), connections_.end(),
+                              [&](const auto& c) { return c.get() == &connection; });
+    if (found != connections_.end()) {
+        closed_.push_back(std::move(*found));
+        connections_.erase(found);
+    }
+}
+
+void AdminServer::expire(Clock::time_point now) {
+    std::vector<Connection*> late;
+    for (auto& connection : connections_) {
+        if (now >= connection->deadline) late.push_back(connection.get());
+    }
+    for (Connection* connection : late) close(*connection);
+}
+
+void AdminServer::release_closed() { closed_.clear(); }
+
+void AdminServer::close_all() {
+    while (!connections_.empty()) close(*connections_.back());
+    if (listener_) {
+        loop_.remove(listener_.get());
+        listener_.reset();
+    }
+}
+
+}  // namespace corral

@@ -1,0 +1,74 @@
+// AdminServer: /healthz, /status and /metrics, served over plain HTTP/1.1 by the master's own
+// loop. Every connection is bounded in bytes, in time and in number, and gets one response.
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/event_loop.hpp"
+#include "common/fd.hpp"
+
+namespace corral {
+
+// What the endpoints show; the master provides it.
+class AdminContent {
+public:
+    virtual bool serving() const = 0;
+    virtual std::string status_json() const = 0;
+    virtual std::string metrics_text() const = 0;
+
+protected:
+    ~AdminContent() = default;
+};
+
+class AdminServer {
+public:
+    using Clock = std::chrono::steady_clock;
+
+    AdminServer(EventLoop& loop, const AdminContent& content);
+    AdminServer(const AdminServer&) = delete;
+    AdminServer& operator=(const AdminServer&) = delete;
+
+    // Serves on a bound, listening, non-blocking socket. False (logged) if the loop refuses it.
+    bool start(Fd listener);
+    int listener_fd() const { return listener_.get(); }
+
+    // Closes connections that have had their time; called on every tick.
+    void expire(Clock::time_point now);
+    // Frees connections closed during the last batch of events.
+    void release_closed();
+    void close_all();
+
+private:
+    struct Connection final : EventHandler {
+        AdminServer* server = nullptr;
+        Fd fd;
+        std::string received;
+        std::string response;
+        std::size_t sent = 0;
+        Clock::time_point deadline;
+        bool open = false;
+        void handle_event(std::uint32_t ready) override;
+    };
+
+    void on_accept();
+    void on_readable(Connection& connection);
+    void on_writable(Connection& connection);
+    void respond(Connection& connection);
+    void close(Connection& connection);
+
+    EventLoop& loop_;
+    const AdminContent& content_;
+    Fd listener_;
+    MemberHandler<AdminServer> accept_handler_{this, &AdminServer::on_accept};
+    std::vector<std::unique_ptr<Connection>> connections_;
+    std::vector<std::unique_ptr<Connection>> closed_;
+};
+
+// The full HTTP/1.1 response for a request, as the admin server sends it. Exposed for tests.
+std::string admin_response(std::string_view received_request, const AdminContent& content);
+
+}  // namespace corral

@@ -1,0 +1,77 @@
+// LISTEN_FDS, both ways: libsystemd reads it; passing it to a new binary is a few dup2 calls.
+#include "master/inherited_sockets.hpp"
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "common/address.hpp"
+#include "common/log.hpp"
+
+namespace corral {
+
+std::vector<InheritedSocket> take_inherited_sockets(pid_t& previous_master) {
+    previous_master = 0;
+    if (const char* from = std::getenv(kUpgradeFromVariable)) previous_master = static_cast<pid_t>(std::atoi(from));
+    ::unsetenv(kUpgradeFromVariable);
+
+    std::vector<InheritedSocket> sockets;
+    char** names = nullptr;
+    const int count = sd_listen_fds_with_names(1, &names);
+    if (count < 0) {
+        log_error("sd_listen_fds_with_names() failed: %s", std::strerror(-count));
+        return sockets;
+    }
+    for (int i = 0; i < count; ++i) {
+        const int fd = SD_LISTEN_FDS_START + i;
+        const char* name = names != nullptr && names[i] != nullptr ? names[i] : "unnamed";
+        Fd owned(fd);
+        // Inherited descriptors come without close-on-exec and possibly blocking.
+        ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+        ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+        if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0) {
+            log_error("inherited descriptor %d (%s) is not a listening stream socket; closing it", fd, name);
+            continue;
+        }
+        const std::optional<Address> address = local_address(fd);
+        if (!address) {
+            log_error("inherited socket %d (%s) has an address corral cannot use; closing it", fd, name);
+            continue;
+        }
+        log_debug("inherited socket %d (%s) on %s", fd, name, format_address(*address).c_str());
+        sockets.push_back(InheritedSocket{std::move(owned), *address});
+    }
+    if (names != nullptr) {
+        for (int i = 0; i < count; ++i) std::free(names[i]);
+        std::free(names);
+    }
+    return sockets;
+}
+
+bool pass_sockets_to_exec(const std::vector<int>& fds, const std::vector<std::string>& names, pid_t from) {
+    // First out of the way of the target range, so that no dup2 overwrites a source still needed.
+    const int target_end = SD_LISTEN_FDS_START + static_cast<int>(fds.size());
+    std::vector<int> moved;
+    for (int fd : fds) {
+        const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, target_end);
+        if (copy < 0) return false;
+        moved.push_back(copy);
+    }
+    for (std::size_t i = 0; i < moved.size(); ++i) {
+        // dup2 clears close-on-exec on the new descriptor: exactly these survive the exec.
+        if (::dup2(moved[i], SD_LISTEN_FDS_START + static_cast<int>(i)) < 0) return false;
+    }
+    std::string joined;
+    for (const std::string& name : names) joined += (joined.empty() ? "" : ":") + name;
+    ::setenv("LISTEN_FDS", std::to_string(fds.size()).c_str(), 1);
+    ::setenv("LISTEN_PID", std::to_string(::getpid()).c_str(), 1);
+    ::setenv("LISTEN_FDNAMES", joined.c_str(), 1);
+    ::setenv(kUpgradeFromVariable, std::to_string(from).c_str(), 1);
+    return true;
+}
+
+}  // namespace corral

@@ -1,0 +1,123 @@
+// What the admin endpoints report: /status as JSON, /metrics in Prometheus text format 0.0.4.
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "master/master.hpp"
+
+namespace corral {
+namespace {
+
+const char* master_state_name(MasterState state) {
+    switch (state) {
+        case MasterState::starting: return "starting";
+        case MasterState::running: return "running";
+        case MasterState::reloading: return "reloading";
+        case MasterState::stopping: return "stopping";
+    }
+    return "unknown";
+}
+
+void append_metric(std::string& out, const char* name, const char* type, const char* help) {
+    out += "# HELP ";
+    out += name;
+    out += ' ';
+    out += help;
+    out += "\n# TYPE ";
+    out += name;
+    out += ' ';
+    out += type;
+    out += '\n';
+}
+
+void append_sample(std::string& out, const char* name, const std::string& labels, std::uint64_t value) {
+    out += name;
+    if (!labels.empty()) out += "{" + labels + "}";
+    out += ' ';
+    out += std::to_string(value);
+    out += '\n';
+}
+
+}  // namespace
+
+bool Master::serving() const { return state_ != MasterState::stopping && state_ != MasterState::starting; }
+
+std::string Master::status_json() const {
+    nlohmann::json status = {
+        {"pid", ::getpid()},
+        {"generation", current_.number},
+        {"state", master_state_name(state_)},
+        {"reloads", reloads_},
+        {"reload_failures", reload_failures_},
+        {"worker_restarts", worker_restarts_},
+        {"last_reload", nullptr},
+        {"workers", nlohmann::json::array()},
+    };
+    if (last_reload_) {
+        status["last_reload"] = {
+            {"result", last_reload_->ok ? "ok" : "failed"},
+            {"error", last_reload_->ok ? nlohmann::json(nullptr) : nlohmann::json(last_reload_->error)},
+            {"generation", last_reload_->generation},
+            {"at", last_reload_->at},
+        };
+    }
+    for (const auto& worker : supervisor_.workers()) {
+        status["workers"].push_back({
+            {"pid", worker->pid},
+            {"generation", worker->generation},
+            {"state", worker_state_name(worker->state)},
+            {"connections", worker->counters.active_connections},
+            {"accepted", worker->counters.accepted},
+            {"started_at", worker->started_at},
+        });
+    }
+    // Invalid UTF-8 in an error message (from a config file) is replaced, never thrown.
+    return status.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+}
+
+std::string Master::metrics_text() const {
+    WorkerCounters totals = supervisor_.exited_totals();
+    for (const auto& worker : supervisor_.workers()) {
+        totals.accepted += worker->counters.accepted;
+        totals.bytes_received += worker->counters.bytes_received;
+        totals.bytes_sent += worker->counters.bytes_sent;
+        totals.accept_wakeups += worker->counters.accept_wakeups;
+        totals.accept_wakeups_empty += worker->counters.accept_wakeups_empty;
+    }
+    std::string out;
+    append_metric(out, "corral_workers", "gauge", "Worker processes alive, of every generation.");
+    append_sample(out, "corral_workers", "", supervisor_.live());
+    append_metric(out, "corral_generation", "gauge", "The generation currently serving.");
+    append_sample(out, "corral_generation", "", current_.number);
+
+    append_metric(out, "corral_connections_active", "gauge", "Open connections per worker.");
+    for (const auto& worker : supervisor_.workers()) {
+        append_sample(out, "corral_connections_active", "worker=\"" + std::to_string(worker->pid) + "\"",
+                      worker->counters.active_connections);
+    }
+    append_metric(out, "corral_connections_accepted_total", "counter", "Connections accepted per worker.");
+    for (const auto& worker : supervisor_.workers()) {
+        append_sample(out, "corral_connections_accepted_total", "worker=\"" + std::to_string(worker->pid) + "\"",
+                      worker->counters.accepted);
+    }
+    append_metric(out, "corral_connections_accepted_all_total", "counter",
+                  "Connections accepted by every worker, including those that have exited.");
+    append_sample(out, "corral_connections_accepted_all_total", "", totals.accepted);
+    append_metric(out, "corral_bytes_received_total", "counter", "Bytes read from clients.");
+    append_sample(out, "corral_bytes_received_total", "", totals.bytes_received);
+    append_metric(out, "corral_bytes_sent_total", "counter", "Bytes written to clients.");
+    append_sample(out, "corral_bytes_sent_total", "", totals.bytes_sent);
+    append_metric(out, "corral_accept_wakeups_total", "counter", "Times a worker was woken to accept.");
+    append_sample(out, "corral_accept_wakeups_total", "", totals.accept_wakeups);
+    append_metric(out, "corral_accept_wakeups_empty_total", "counter",
+                  "Times a worker was woken to accept and found nothing to accept.");
+    append_sample(out, "corral_accept_wakeups_empty_total", "", totals.accept_wakeups_empty);
+    append_metric(out, "corral_worker_restarts_total", "counter", "Workers replaced after dying.");
+    append_sample(out, "corral_worker_restarts_total", "", worker_restarts_);
+    append_metric(out, "corral_reloads_total", "counter", "Reloads by outcome.");
+    append_sample(out, "corral_reloads_total", "result=\"ok\"", reloads_);
+    append_sample(out, "corral_reloads_total", "result=\"failed\"", reload_failures_);
+    return out;
+}
+
+}  // namespace corral
