@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-packages=(g++ meson ninja-build pkg-config python3 libsystemd-dev libyaml-cpp-dev doctest-dev)
+packages=(g++ meson ninja-build pkg-config python3 libsystemd-dev libyaml-cpp-dev nlohmann-json3-dev doctest-dev)
 
 install_missing_packages() {
     local missing=() package
@@ -40,10 +40,12 @@ case "${1:-}" in
         ;;
     test)
         install_missing_packages
-        configure_build build
+        # Test builds carry the fault-injection hooks the integration tests use; packages never
+        # do. The hooks act only when a test sets their environment variable.
+        configure_build build -Dfault_injection=true
         # No vptr check: it validates memory through a pipe, so in a process that has run out
         # of descriptors (which a test does on purpose) every virtual call looks invalid.
-        configure_build build-sanitize -Db_sanitize=address,undefined -Db_lundef=false \
+        configure_build build-sanitize -Dfault_injection=true -Db_sanitize=address,undefined -Db_lundef=false \
             "-Dcpp_args=['-fno-sanitize-recover=all','-fno-sanitize=vptr']"
         status=0
         meson test -C build --print-errorlogs || status=1

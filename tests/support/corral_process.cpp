@@ -2,7 +2,10 @@
 // condition (a log line, a process count), never for a fixed time.
 #include "tests/support/corral_process.hpp"
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -32,7 +35,8 @@ std::string read_file(const std::string& path) {
     return text.str();
 }
 
-pid_t spawn(const std::vector<std::string>& arguments, int out_fd, int err_fd) {
+pid_t spawn(const std::vector<std::string>& arguments, int out_fd, int err_fd,
+            const std::vector<std::string>& environment = {}) {
     std::vector<char*> argv;
     std::string program = binary();
     argv.push_back(program.data());
@@ -49,6 +53,7 @@ pid_t spawn(const std::vector<std::string>& arguments, int out_fd, int err_fd) {
         sigset_t none;
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        for (const std::string& variable : environment) ::putenv(const_cast<char*>(variable.c_str()));
         ::execv(argv[0], argv.data());
         ::_exit(127);
     }
@@ -102,12 +107,20 @@ CommandResult run_corral(const std::vector<std::string>& arguments) {
     return result;
 }
 
-CorralProcess::CorralProcess(const std::string& config_yaml) {
-    const std::string config = dir_.write("corral.yaml", config_yaml);
+CorralProcess::CorralProcess(const std::string& config_yaml, const std::vector<std::string>& environment) {
+    config_path_ = dir_.write("corral.yaml", config_yaml);
     const std::string log_path = dir_.path() + "/corral.log";
     const int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    pid_ = spawn({"run", "-c", config}, log_fd, log_fd);
+    pid_ = spawn({"run", "-c", config_path_}, log_fd, log_fd, environment);
     ::close(log_fd);
+}
+
+void CorralProcess::write_config(const std::string& config_yaml) const { dir_.write("corral.yaml", config_yaml); }
+
+void CorralProcess::adopt(pid_t new_master) {
+    if (!exited_) ::waitpid(pid_, nullptr, 0);
+    pid_ = new_master;
+    exited_ = false;
 }
 
 CorralProcess::~CorralProcess() {
@@ -169,6 +182,18 @@ std::optional<int> CorralProcess::wait_exit(std::chrono::milliseconds timeout) {
     exited_ = true;
     exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
     return exit_code_;
+}
+
+std::uint16_t free_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+    ::close(fd);
+    return ntohs(address.sin_port);
 }
 
 bool process_gone(pid_t pid) {

@@ -42,13 +42,17 @@ private:
 
 class CorralProcess {
 public:
-    // Writes config_yaml to a file and starts `corral run -c FILE`, stderr to a log file.
-    explicit CorralProcess(const std::string& config_yaml);
+    // Writes config_yaml to a file and starts `corral run -c FILE`, stderr to a log file, with
+    // `environment` ("NAME=value") added to the test's own.
+    explicit CorralProcess(const std::string& config_yaml, const std::vector<std::string>& environment = {});
     ~CorralProcess();
     CorralProcess(const CorralProcess&) = delete;
     CorralProcess& operator=(const CorralProcess&) = delete;
 
     pid_t pid() const { return pid_; }
+    const std::string& config_path() const { return config_path_; }
+    // Rewrites the config file (for reloads).
+    void write_config(const std::string& config_yaml) const;
     const TempDir& dir() const { return dir_; }
     std::string log() const;
 
@@ -69,12 +73,20 @@ public:
     // The exit code once the master has exited, nullopt on timeout (-signal if killed).
     std::optional<int> wait_exit(std::chrono::milliseconds timeout = kPatience);
 
+    // After a binary upgrade the process to watch is the new master.
+    void adopt(pid_t new_master);
+
 private:
     TempDir dir_;
+    std::string config_path_;
     pid_t pid_ = -1;
     bool exited_ = false;
     int exit_code_ = 0;
 };
+
+// A loopback TCP port that was free a moment ago, for configs that need a fixed port (the CLI
+// reads admin.listen from the file, so it cannot be port 0).
+std::uint16_t free_port();
 
 // True once pid no longer runs (gone, or a zombie not yet reaped by whoever owns it).
 bool process_gone(pid_t pid);

@@ -1,0 +1,147 @@
+// The admin endpoints and the commands that use them: status, stop, reload's preconditions.
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <set>
+#include <thread>
+
+#include "tests/support/admin.hpp"
+#include "tests/support/client.hpp"
+#include "tests/support/corral_process.hpp"
+
+using namespace corral;
+using namespace corral::test;
+
+TEST_CASE("/healthz, /status and /metrics describe the running master") {
+    const std::uint16_t admin = free_port();
+    CorralProcess corral(admin_config(2, admin));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+
+    const auto health = admin_fetch(admin, "/healthz");
+    REQUIRE(health);
+    CHECK(health->status == 200);
+    CHECK(health->body == "ok\n");
+
+    const nlohmann::json status = admin_status(admin);
+    REQUIRE(status.is_object());
+    CHECK(status["pid"] == corral.pid());
+    CHECK(status["generation"] == 1);
+    CHECK(status["state"] == "running");
+    CHECK(status["reloads"] == 0);
+    CHECK(status["last_reload"].is_null());
+    std::set<pid_t> reported;
+    for (const auto& worker : status["workers"]) {
+        reported.insert(worker["pid"].get<pid_t>());
+        CHECK(worker["state"] == "ready");
+        CHECK(worker["generation"] == 1);
+        CHECK(worker["started_at"].get<long long>() > 1'600'000'000);
+    }
+    const std::vector<pid_t> workers = corral.workers();
+    CHECK(reported == std::set<pid_t>(workers.begin(), workers.end()));
+
+    // Accepted totals grow by the connections made (heartbeats carry them within 250 ms).
+    auto accepted_total = [&] {
+        const auto metrics = admin_fetch(admin, "/metrics");
+        std::uint64_t total = 0;
+        const std::string name = "corral_connections_accepted_total{";
+        for (std::size_t at = metrics->body.find(name); at != std::string::npos; at = metrics->body.find(name, at + 1)) {
+            total += std::stoull(metrics->body.substr(metrics->body.find(' ', at) + 1));
+        }
+        return total;
+    };
+    const std::uint64_t before = accepted_total();
+    for (int i = 0; i < 10; ++i) {
+        Fd client = connect_to("127.0.0.1", ports[0]);
+        REQUIRE(echoes(client.get(), "counted"));
+    }
+    const auto deadline = std::chrono::steady_clock::now() + kPatience;
+    while (accepted_total() < before + 10 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(50ms);
+    }
+    CHECK(accepted_total() == before + 10);
+    const auto metrics = admin_fetch(admin, "/metrics");
+    REQUIRE(metrics);
+    for (const char* name : {"corral_workers 2", "corral_connections_active{worker=", "corral_bytes_received_total ",
+                             "corral_bytes_sent_total ", "corral_accept_wakeups_total ",
+                             "corral_accept_wakeups_empty_total ", "corral_worker_restarts_total 0",
+                             "corral_reloads_total{result=\"ok\"} 0", "corral_reloads_total{result=\"failed\"} 0"}) {
+        CAPTURE(name);
+        CHECK(metrics->body.find(name) != std::string::npos);
+    }
+}
+
+TEST_CASE("the admin endpoint answers garbage with 400, unknown paths with 404, and is not stalled") {
+    const std::uint16_t admin = free_port();
+    CorralProcess corral(admin_config(1, admin));
+    REQUIRE(corral.wait_ready().size() == 1);
+
+    CHECK(admin_fetch(admin, "/nope")->status == 404);
+    Fd garbage = connect_to("127.0.0.1", admin);
+    REQUIRE(send_all(garbage.get(), "HELLO THERE\r\n\r\n"));
+    CHECK(receive_exactly(garbage.get(), 12) == "HTTP/1.1 400");
+    Fd huge = connect_to("127.0.0.1", admin);
+    send_all(huge.get(), "GET /" + std::string(20000, 'a'));
+    CHECK(receive_exactly(huge.get(), 12) == "HTTP/1.1 431");
+
+    // A client that sends half a request and waits must not hold up anyone else.
+    Fd slow = connect_to("127.0.0.1", admin);
+    REQUIRE(send_all(slow.get(), "GET /heal"));
+    const auto start = std::chrono::steady_clock::now();
+    CHECK(admin_fetch(admin, "/healthz")->status == 200);
+    CHECK(std::chrono::steady_clock::now() - start < 1s);
+    // And it is cut off after its time rather than kept forever.
+    CHECK(closed_by_peer(slow.get(), 15'000));
+}
+
+TEST_CASE("corral status, and reload refusing without admin.listen") {
+    const std::uint16_t admin = free_port();
+    CorralProcess corral(admin_config(2, admin));
+    REQUIRE(corral.wait_ready().size() == 1);
+    const CommandResult text = run_corral({"status", "-c", corral.config_path()});
+    CHECK(text.exit_code == 0);
+    CHECK(text.out.find("master " + std::to_string(corral.pid()) + ": running, generation 1") != std::string::npos);
+    for (pid_t worker : corral.workers()) CHECK(text.out.find(std::to_string(worker)) != std::string::npos);
+    const CommandResult json = run_corral({"status", "-c", corral.config_path(), "--json"});
+    CHECK(json.exit_code == 0);
+    CHECK(nlohmann::json::parse(json.out)["pid"] == corral.pid());
+
+    TempDir dir;
+    const std::string no_admin = dir.write("plain.yaml", "listen:\n  - address: 127.0.0.1:0\n");
+    const CommandResult reload = run_corral({"reload", "-c", no_admin});
+    CHECK(reload.exit_code == 1);
+    CHECK(reload.err.find("admin.listen") != std::string::npos);
+    CHECK(run_corral({"status", "-c", no_admin}).exit_code == 1);
+}
+
+TEST_CASE("corral stop waits for a graceful stop; stop --fast for a fast one; /healthz says 503 while stopping") {
+    const std::uint16_t admin = free_port();
+    TempDir dir;
+    const std::string pid_file = dir.path() + "/corral.pid";
+    CorralProcess corral(admin_config(2, admin, "pid_file: " + pid_file + "\n"));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    Fd open = connect_to("127.0.0.1", ports[0]);
+    REQUIRE(echoes(open.get(), "keeps the stop waiting"));
+
+    CommandResult stop_result;
+    std::thread stopper([&] { stop_result = run_corral({"stop", "-c", corral.config_path()}); });
+    REQUIRE(corral.wait_for_log("graceful stop"));
+    const auto health = admin_fetch(admin, "/healthz");
+    if (health) CHECK(health->status == 503);  // the admin socket may already be closing
+    CHECK(echoes(open.get(), "still served"));
+    open.reset();
+    stopper.join();
+    CHECK(stop_result.exit_code == 0);
+    CHECK(corral.wait_exit() == 0);
+
+    CorralProcess second(admin_config(1, admin, "pid_file: " + pid_file + "\n"));
+    REQUIRE(second.wait_ready().size() == 1);
+    const auto start = std::chrono::steady_clock::now();
+    CHECK(run_corral({"stop", "-c", second.config_path(), "--fast"}).exit_code == 0);
+    CHECK(std::chrono::steady_clock::now() - start < 2s);
+    CHECK(second.wait_exit() == 0);
+    CHECK(run_corral({"stop", "-c", second.config_path()}).exit_code == 1);
+}

@@ -1,0 +1,200 @@
+// Reloads: under load without a single failed connection, rejected configs, listeners added,
+// removed, and refused.
+#include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "tests/support/admin.hpp"
+#include "tests/support/client.hpp"
+#include "tests/support/corral_process.hpp"
+
+using namespace corral;
+using namespace corral::test;
+
+namespace {
+
+std::string reload_config(int workers, std::uint16_t port, std::uint16_t admin, const std::string& extra = "") {
+    return "workers: " + std::to_string(workers) + "\nlisten:\n  - address: 127.0.0.1:" + std::to_string(port) +
+           "\n" + extra + "admin:\n  listen: 127.0.0.1:" + std::to_string(admin) + "\n";
+}
+
+// Waits until /status says the reload count reached `count`; returns the status then.
+nlohmann::json wait_reloads(std::uint16_t admin, int count) {
+    const auto deadline = std::chrono::steady_clock::now() + kPatience;
+    for (;;) {
+        nlohmann::json status = admin_status(admin);
+        if (status.is_object() && status["reloads"].get<int>() + status["reload_failures"].get<int>() >= count) {
+            return status;
+        }
+        if (std::chrono::steady_clock::now() >= deadline) return status;
+        std::this_thread::sleep_for(5ms);
+    }
+}
+
+struct LoadStats {
+    std::atomic<int> connections{0};
+    std::atomic<int> refused{0};
+    std::atomic<int> broken{0};  // reset, closed early or wrong bytes
+};
+
+// Clients that connect, echo and close as fast as they can until told to stop.
+void churn(std::uint16_t port, std::atomic<bool>& running, LoadStats& stats, std::uint32_t seed) {
+    std::uint32_t round = 0;
+    while (running) {
+        Fd client = connect_to("127.0.0.1", port);
+        if (!client) {
+            ++stats.refused;
+            continue;
+        }
+        if (!echoes(client.get(), pattern_bytes(200, seed * 100000 + round++))) ++stats.broken;
+        ++stats.connections;
+    }
+}
+
+}  // namespace
+
+TEST_CASE("20 reloads under load: no connection refused, reset or corrupted; long-lived ones live on") {
+    const std::uint16_t port = free_port();
+    const std::uint16_t admin = free_port();
+    CorralProcess corral(reload_config(2, port, admin));
+    REQUIRE(corral.wait_ready().size() == 1);
+
+    std::vector<Fd> long_lived;
+    for (int i = 0; i < 20; ++i) {
+        long_lived.push_back(connect_to("127.0.0.1", port));
+        REQUIRE(echoes(long_lived.back().get(), "opened before"));
+    }
+    std::atomic<bool> running{true};
+    LoadStats stats;
+    std::vector<std::thread> clients;
+    for (std::uint32_t i = 0; i < 4; ++i) clients.emplace_back(churn, port, std::ref(running), std::ref(stats), i);
+    std::atomic<int> long_lived_failures{0};
+    std::thread talker([&] {
+        for (std::uint32_t round = 0; running; ++round) {
+            for (Fd& connection : long_lived) {
+                if (!echoes(connection.get(), pattern_bytes(64, round))) ++long_lived_failures;
+            }
+            std::this_thread::sleep_for(20ms);
+        }
+    });
+
+    std::vector<double> reload_ms;
+    for (int i = 1; i <= 20; ++i) {
+        corral.write_config(reload_config(i % 2 == 1 ? 3 : 2, port, admin));
+        const auto start = std::chrono::steady_clock::now();
+        corral.signal(SIGHUP);
+        const nlohmann::json status = wait_reloads(admin, i);
+        reload_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+        REQUIRE(status["last_reload"]["result"] == "ok");
+        CHECK(status["generation"] == i + 1);
+    }
+    running = false;
+    for (auto& client : clients) client.join();
+    talker.join();
+
+    CHECK(stats.connections > 100);
+    CHECK(stats.refused == 0);
+    CHECK(stats.broken == 0);
+    CHECK(long_lived_failures == 0);
+    for (Fd& connection : long_lived) CHECK(echoes(connection.get(), "still here afterwards"));
+    const nlohmann::json status = admin_status(admin);
+    CHECK(status["reloads"] == 20);
+    CHECK(status["reload_failures"] == 0);
+    std::sort(reload_ms.begin(), reload_ms.end());
+    MESSAGE("SIGHUP to new generation serving over 20 reloads: median ", reload_ms[10], " ms, max ", reload_ms.back(),
+            " ms; ", stats.connections.load(), " connections during the reloads");
+}
+
+TEST_CASE("an invalid config is rejected by corral reload and by the master, and nothing changes") {
+    const std::uint16_t port = free_port();
+    const std::uint16_t admin = free_port();
+    CorralProcess corral(reload_config(2, port, admin));
+    REQUIRE(corral.wait_ready().size() == 1);
+    const std::vector<pid_t> workers = corral.workers();
+
+    corral.write_config(reload_config(2, port, admin, "limits:\n  read_buffer: 16KB\n"));
+    const CommandResult reload = run_corral({"reload", "-c", corral.config_path()});
+    CHECK(reload.exit_code == 1);
+    CHECK(reload.err.find(corral.config_path() + ":5:16: error: limits.read_buffer") != std::string::npos);
+
+    // Signalled directly, the master rejects it too and says why in /status.
+    corral.signal(SIGHUP);
+    const nlohmann::json status = wait_reloads(admin, 1);
+    CHECK(status["last_reload"]["result"] == "failed");
+    CHECK(status["last_reload"]["error"].get<std::string>().find(":5:16:") != std::string::npos);
+    CHECK(status["generation"] == 1);
+    CHECK(status["reload_failures"] == 1);
+    CHECK(corral.workers() == workers);
+    Fd client = connect_to("127.0.0.1", port);
+    CHECK(echoes(client.get(), "still serving"));
+}
+
+TEST_CASE("reloads that add a listener, remove one, and ask for an address already taken") {
+    const std::uint16_t first = free_port();
+    const std::uint16_t second = free_port();
+    const std::uint16_t admin = free_port();
+    const std::string admin_yaml = "admin:\n  listen: 127.0.0.1:" + std::to_string(admin) + "\n";
+    auto listening_on = [&](std::vector<std::uint16_t> ports) {
+        std::string yaml = "workers: 2\nlisten:\n";
+        for (auto p : ports) yaml += "  - address: 127.0.0.1:" + std::to_string(p) + "\n";
+        return yaml + admin_yaml;
+    };
+    CorralProcess corral(listening_on({first}));
+    REQUIRE(corral.wait_ready().size() == 1);
+    Fd before = connect_to("127.0.0.1", first);
+    REQUIRE(echoes(before.get(), "on the first listener"));
+
+    corral.write_config(listening_on({first, second}));
+    CommandResult added = run_corral({"reload", "-c", corral.config_path()});
+    CHECK(added.exit_code == 0);
+    Fd on_second = connect_to("127.0.0.1", second);
+    REQUIRE(on_second);
+    CHECK(echoes(on_second.get(), "on the new listener"));
+    CHECK(echoes(before.get(), "kept across the reload"));
+
+    corral.write_config(listening_on({second}));
+    CHECK(run_corral({"reload", "-c", corral.config_path()}).exit_code == 0);
+    // Refused once the old generation has closed its copy of the removed socket.
+    const auto deadline = std::chrono::steady_clock::now() + kPatience;
+    bool refused = false;
+    while (!refused && std::chrono::steady_clock::now() < deadline) {
+        refused = !connect_to("127.0.0.1", first);
+        if (!refused) std::this_thread::sleep_for(20ms);
+    }
+    CHECK(refused);
+    CHECK(echoes(before.get(), "an open connection outlives its listener"));
+
+    // A port someone else listens on: the reload is rejected, naming it, and nothing changes.
+    const std::uint16_t taken = free_port();
+    Fd squatter(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(taken);
+    REQUIRE(::bind(squatter.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    REQUIRE(::listen(squatter.get(), 1) == 0);
+    auto serving_workers = [&] {
+        std::vector<pid_t> pids;
+        for (const auto& worker : admin_status(admin)["workers"]) {
+            if (worker["state"] == "ready") pids.push_back(worker["pid"].get<pid_t>());
+        }
+        std::sort(pids.begin(), pids.end());
+        return pids;
+    };
+    const std::vector<pid_t> workers = serving_workers();
+    corral.write_config(listening_on({second, taken}));
+    const CommandResult rejected = run_corral({"reload", "-c", corral.config_path()});
+    CHECK(rejected.exit_code == 1);
+    CHECK(rejected.err.find("bind(127.0.0.1:" + std::to_string(taken) + ") failed: Address already in use") !=
+          std::string::npos);
+    CHECK(admin_status(admin)["generation"] == 3);
+    Fd after = connect_to("127.0.0.1", second);
+    CHECK(echoes(after.get(), "still serving"));
+    CHECK(serving_workers() == workers);
+}

@@ -1,0 +1,225 @@
+// Supervision and live operations: replacing dead and hung workers, backoff, fatal exits,
+// scaling, log reopening, and binary upgrade under load.
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <thread>
+
+#include "tests/support/admin.hpp"
+#include "tests/support/client.hpp"
+#include "tests/support/configs.hpp"
+#include "tests/support/corral_process.hpp"
+
+using namespace corral;
+using namespace corral::test;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double elapsed_ms(Clock::time_point since) {
+    return std::chrono::duration<double, std::milli>(Clock::now() - since).count();
+}
+
+std::string read_text(const std::string& path) {
+    std::ifstream in(path);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// Polls /status until `count` workers are ready and none of them is in `excluded`.
+bool wait_ready_workers(std::uint16_t admin, std::size_t count, const std::vector<pid_t>& excluded = {}) {
+    const auto deadline = Clock::now() + kPatience;
+    while (Clock::now() < deadline) {
+        const nlohmann::json status = admin_status(admin);
+        std::size_t ready = 0;
+        bool stale = false;
+        if (status.is_object()) {
+            for (const auto& worker : status["workers"]) {
+                const pid_t pid = worker["pid"].get<pid_t>();
+                if (std::find(excluded.begin(), excluded.end(), pid) != excluded.end()) stale = true;
+                if (worker["state"] == "ready") ++ready;
+            }
+            if (!stale && ready == count && status["workers"].size() == count) return true;
+        }
+        std::this_thread::sleep_for(5ms);
+    }
+    return false;
+}
+
+}  // namespace
+
+TEST_CASE("a worker killed with SIGKILL is replaced and its replacement is ready within a second") {
+    const std::uint16_t admin = free_port();
+    CorralProcess corral(admin_config(2, admin));
+    REQUIRE(corral.wait_ready().size() == 1);
+    const std::vector<pid_t> workers = corral.workers();
+    const auto start = Clock::now();
+    ::kill(workers[0], SIGKILL);
+    REQUIRE(wait_ready_workers(admin, 2, {workers[0]}));
+    const double replaced_ms = elapsed_ms(start);
+    MESSAGE("kill -9 to replacement ready: ", replaced_ms, " ms");
+    CHECK(replaced_ms < 1000);
+    CHECK(admin_status(admin)["worker_restarts"] == 1);
+}
+
+TEST_CASE("a stopped worker misses its heartbeats and is killed and replaced within 3 s") {
+    const std::uint16_t admin = free_port();
+    CorralProcess corral(admin_config(2, admin, "timeouts:\n  heartbeat: 1s\n"));
+    REQUIRE(corral.wait_ready().size() == 1);
+    const std::vector<pid_t> workers = corral.workers();
+    const auto start = Clock::now();
+    ::kill(workers[1], SIGSTOP);
+    REQUIRE(wait_ready_workers(admin, 2, {workers[1]}));
+    const double replaced_ms = elapsed_ms(start);
+    MESSAGE("SIGSTOP to replacement ready with heartbeat 1s: ", replaced_ms, " ms");
+    CHECK(replaced_ms < 3000);
+    CHECK(corral.wait_for_log("worker " + std::to_string(workers[1]) + " sent no heartbeat"));
+    CHECK(wait_gone(workers[1]));
+}
+
+TEST_CASE("workers that crash at start are replaced with doubling delays") {
+    const std::uint16_t admin = free_port();
+    TempDir faults;
+    const std::string trigger = faults.path() + "/crash";
+    CorralProcess corral(admin_config(1, admin), {"CORRAL_FAULT_WORKER_START=" + trigger});
+    REQUIRE(corral.wait_ready().size() == 1);
+    faults.write("crash", "1");
+    ::kill(corral.workers().at(0), SIGKILL);
+    // The first replacement is immediate (its predecessor lived long); then 100, 200, 400, 800 ms.
+    for (const char* delay : {"in 100 ms", "in 200 ms", "in 400 ms", "in 800 ms"}) {
+        CAPTURE(delay);
+        CHECK(corral.wait_for_log(delay));
+    }
+    std::remove(trigger.c_str());
+    CHECK(wait_ready_workers(admin, 1));
+    const std::string log = corral.log();
+    CHECK(log.find("in 100 ms") < log.find("in 200 ms"));
+    CHECK(log.find("in 400 ms") < log.find("in 800 ms"));
+}
+
+TEST_CASE("a worker exiting with code 2 stops the master with code 1 instead of a respawn loop") {
+    TempDir faults;
+    const std::string trigger = faults.path() + "/fatal";
+    CorralProcess corral(echo_config(2), {"CORRAL_FAULT_WORKER_START=" + trigger});
+    REQUIRE(corral.wait_ready().size() == 1);
+    faults.write("fatal", "2");
+    ::kill(corral.workers().at(0), SIGKILL);
+    CHECK(corral.wait_exit() == 1);
+    CHECK(corral.log().find("cannot start for a reason that will not pass") != std::string::npos);
+}
+
+TEST_CASE("SIGTTIN adds a worker, SIGTTOU removes one, never below one") {
+    const std::uint16_t admin = free_port();
+    CorralProcess corral(admin_config(2, admin));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    // One signal at a time: the kernel merges a second identical signal that is still pending.
+    corral.signal(SIGTTIN);
+    CHECK(wait_ready_workers(admin, 3));
+    corral.signal(SIGTTOU);
+    CHECK(wait_ready_workers(admin, 2));
+    corral.signal(SIGTTOU);
+    CHECK(wait_ready_workers(admin, 1));
+    corral.signal(SIGTTOU);
+    CHECK(corral.wait_for_log("already down to one worker"));
+    CHECK(wait_ready_workers(admin, 1));
+    CHECK(corral.wait_for_workers(1));
+    Fd client = connect_to("127.0.0.1", ports[0]);
+    CHECK(echoes(client.get(), "one worker left"));
+}
+
+TEST_CASE("SIGUSR1 reopens the log file in master and workers after it was renamed") {
+    TempDir dir;
+    const std::string log_file = dir.path() + "/corral.log";
+    CorralProcess corral("workers: 1\nlisten:\n  - address: 127.0.0.1:0\ntimeouts:\n  idle: 1s\nlog:\n  level: debug\n"
+                         "  file: " + log_file + "\n");
+    const auto deadline = Clock::now() + kPatience;
+    while (read_text(log_file).find("listening on") == std::string::npos && Clock::now() < deadline) {
+        std::this_thread::sleep_for(20ms);
+    }
+    const std::string head = read_text(log_file);
+    const std::size_t at = head.find("listening on 127.0.0.1:");
+    REQUIRE(at != std::string::npos);
+    const auto port = static_cast<std::uint16_t>(std::stoi(head.substr(at + 23)));
+    while (read_text(log_file).find("workers are ready") == std::string::npos && Clock::now() < deadline) {
+        std::this_thread::sleep_for(20ms);
+    }
+    REQUIRE(std::rename(log_file.c_str(), (log_file + ".1").c_str()) == 0);
+    corral.signal(SIGUSR1);
+    while (read_text(log_file).find("log file reopened") == std::string::npos && Clock::now() < deadline) {
+        std::this_thread::sleep_for(20ms);
+    }
+    CHECK(read_text(log_file).find("master: log file reopened") != std::string::npos);
+    // The worker writes to the new file too: its idle timeout closes a connection and says so.
+    Fd client = connect_to("127.0.0.1", port);
+    REQUIRE(echoes(client.get(), "then silence"));
+    CHECK(closed_by_peer(client.get(), 10'000));
+    while (read_text(log_file).find("closing a connection idle") == std::string::npos && Clock::now() < deadline) {
+        std::this_thread::sleep_for(20ms);
+    }
+    CHECK(read_text(log_file).find("worker") != std::string::npos);
+    CHECK(read_text(log_file).find("closing a connection idle") != std::string::npos);
+    CHECK(read_text(log_file + ".1").find("closing a connection idle") == std::string::npos);
+}
+
+TEST_CASE("SIGUSR2 under load: a new master takes over with zero failed connections") {
+    const std::uint16_t port = free_port();
+    const std::uint16_t admin = free_port();
+    TempDir dir;
+    const std::string pid_file = dir.path() + "/corral.pid";
+    CorralProcess corral("workers: 2\nlisten:\n  - address: 127.0.0.1:" + std::to_string(port) +
+                         "\nadmin:\n  listen: 127.0.0.1:" + std::to_string(admin) + "\npid_file: " + pid_file + "\n");
+    REQUIRE(corral.wait_ready().size() == 1);
+    const pid_t old_master = corral.pid();
+    Fd long_lived = connect_to("127.0.0.1", port);
+    REQUIRE(echoes(long_lived.get(), "before the upgrade"));
+
+    std::atomic<bool> running{true};
+    std::atomic<int> made{0}, failed{0};
+    std::vector<std::thread> clients;
+    for (std::uint32_t seed = 0; seed < 4; ++seed) {
+        clients.emplace_back([&, seed] {
+            for (std::uint32_t round = 0; running; ++round) {
+                Fd client = connect_to("127.0.0.1", port);
+                if (!client || !echoes(client.get(), pattern_bytes(100, seed * 100000 + round))) ++failed;
+                ++made;
+            }
+        });
+    }
+    corral.signal(SIGUSR2);
+    // The new master rewrites the pid file, then tells the old one to leave once it is ready.
+    pid_t new_master = 0;
+    const auto deadline = Clock::now() + kPatience;
+    while (Clock::now() < deadline) {
+        const std::string text = read_text(pid_file);
+        if (!text.empty() && std::atoi(text.c_str()) != old_master) {
+            new_master = std::atoi(text.c_str());
+            break;
+        }
+        std::this_thread::sleep_for(10ms);
+    }
+    REQUIRE(new_master > 0);
+    // The old master leaves once its last connection is done: the long-lived one is still served.
+    REQUIRE(corral.wait_for_log("this master drains and exits"));
+    CHECK(echoes(long_lived.get(), "the old worker drains it"));
+    long_lived.reset();
+    CHECK(corral.wait_exit() == 0);
+    corral.adopt(new_master);
+    CHECK(wait_ready_workers(admin, 2));
+    std::this_thread::sleep_for(300ms);  // keep the load on after the handover as well
+    running = false;
+    for (auto& client : clients) client.join();
+
+    CHECK(made > 50);
+    CHECK(failed == 0);
+    CHECK(admin_status(admin)["pid"] == new_master);
+    CHECK(read_text(pid_file) == std::to_string(new_master) + "\n");
+    MESSAGE(made.load(), " connections during the upgrade, ", failed.load(), " failed");
+    corral.signal(SIGTERM);
+    CHECK(corral.wait_exit() == 0);
+}
