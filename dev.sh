@@ -24,11 +24,9 @@ install_missing_packages() {
 configure_build() {
     local dir=$1
     shift
-    if [[ -f $dir/build.ninja ]]; then
-        meson configure "$dir" --werror "$@"
-    else
-        meson setup "$dir" --werror "$@"
-    fi
+    local reconfigure=()
+    [[ -f $dir/build.ninja ]] && reconfigure=(--reconfigure)
+    meson setup "${reconfigure[@]}" "$dir" --werror "$@"
     meson compile -C "$dir"
 }
 

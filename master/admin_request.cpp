@@ -29,53 +29,68 @@ AdminRequest with(AdminRequest::Outcome outcome) {
     return request;
 }
 
+// Checks "METHOD SP TARGET SP HTTP/1.x" and fills in the request from it.
+bool parse_request_line(std::string_view line, AdminRequest& request, bool& known_method) {
+    const std::size_t first_space = line.find(' ');
+    const std::size_t second_space = line.find(' ', first_space + 1);
+    if (first_space == std::string_view::npos || second_space == std::string_view::npos) return false;
+    const std::string_view method = line.substr(0, first_space);
+    const std::string_view target = line.substr(first_space + 1, second_space - first_space - 1);
+    const std::string_view version = line.substr(second_space + 1);
+    if (method.empty() || !std::all_of(method.begin(), method.end(), is_token_char)) return false;
+    if (version != "HTTP/1.1" && version != "HTTP/1.0") return false;
+    if (target.empty() || target.front() != '/' ||
+        std::any_of(target.begin(), target.end(),
+                    [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; })) {
+        return false;
+    }
+    known_method = method == "GET" || method == "HEAD";
+    request.head = method == "HEAD";
+    request.path = std::string(target.substr(0, target.find('?')));
+    return true;
+}
+
+// A bare LF or a NUL can never become part of a valid head: no need to wait for more bytes.
+bool has_forbidden_bytes(std::string_view received) {
+    for (std::size_t i = 0; i < received.size(); ++i) {
+        if (received[i] == '\0') return true;
+        if (received[i] == '\n' && (i == 0 || received[i - 1] != '\r')) return true;
+    }
+    return false;
+}
+
 }  // namespace
 
 AdminRequest parse_admin_request(std::string_view received) {
+    // Whatever follows the head is not ours to judge.
     const std::size_t head_end = received.find("\r\n\r\n");
+    const std::size_t head_size = head_end == std::string_view::npos ? received.size() : head_end + 4;
+    if (has_forbidden_bytes(received.substr(0, std::min(head_size, kMaxAdminRequestBytes)))) {
+        return with(AdminRequest::Outcome::bad_request);
+    }
+    AdminRequest request;
+    bool known_method = false;
+    const std::size_t line_end = received.find("\r\n");
+    // The request line is judged as soon as it is whole, so garbage is answered at once.
+    if (line_end != std::string_view::npos && line_end < kMaxAdminRequestBytes &&
+        !parse_request_line(received.substr(0, line_end), request, known_method)) {
+        return with(AdminRequest::Outcome::bad_request);
+    }
     if (head_end == std::string_view::npos) {
         if (received.size() >= kMaxAdminRequestBytes) return with(AdminRequest::Outcome::too_large);
-        if (received.find('\0') != std::string_view::npos) return with(AdminRequest::Outcome::bad_request);
         return with(AdminRequest::Outcome::incomplete);
     }
     if (head_end + 4 > kMaxAdminRequestBytes) return with(AdminRequest::Outcome::too_large);
 
-    const std::string_view head = received.substr(0, head_end);
-    const std::size_t line_end = std::min(head.find("\r\n"), head.size());
-    const std::string_view line = head.substr(0, line_end);
-
-    // METHOD SP TARGET SP HTTP/1.x
-    const std::size_t first_space = line.find(' ');
-    const std::size_t second_space = line.find(' ', first_space + 1);
-    if (first_space == std::string_view::npos || second_space == std::string_view::npos ||
-        line.find(' ', second_space + 1) != std::string_view::npos) {
-        return with(AdminRequest::Outcome::bad_request);
-    }
-    const std::string_view method = line.substr(0, first_space);
-    const std::string_view target = line.substr(first_space + 1, second_space - first_space - 1);
-    const std::string_view version = line.substr(second_space + 1);
-    if (method.empty() || !std::all_of(method.begin(), method.end(), is_token_char)) {
-        return with(AdminRequest::Outcome::bad_request);
-    }
-    if (version != "HTTP/1.1" && version != "HTTP/1.0") return with(AdminRequest::Outcome::bad_request);
-    if (target.empty() || target.front() != '/' ||
-        std::any_of(target.begin(), target.end(),
-                    [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f; })) {
-        return with(AdminRequest::Outcome::bad_request);
-    }
-
-    std::string_view rest = line_end < head.size() ? head.substr(line_end + 2) : std::string_view();
+    std::string_view rest = received.substr(line_end + 2, head_end - line_end);
     while (!rest.empty()) {
-        const std::size_t end = std::min(rest.find("\r\n"), rest.size());
+        const std::size_t end = rest.find("\r\n");
+        if (end == 0) break;  // the blank line that ends the head
         if (!valid_header_line(rest.substr(0, end))) return with(AdminRequest::Outcome::bad_request);
-        rest = end < rest.size() ? rest.substr(end + 2) : std::string_view();
+        rest = rest.substr(end + 2);
     }
-
-    if (method != "GET" && method != "HEAD") return with(AdminRequest::Outcome::not_implemented);
-    AdminRequest request;
+    if (!known_method) return with(AdminRequest::Outcome::not_implemented);
     request.outcome = AdminRequest::Outcome::ok;
-    request.head = method == "HEAD";
-    request.path = std::string(target.substr(0, target.find('?')));
     return request;
 }
 

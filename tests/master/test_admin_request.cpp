@@ -226,3 +226,13 @@ TEST_CASE("a head fed byte by byte up to the limit is incomplete, then too large
     }
     CHECK(outcome_of(received) == "too_large");
 }
+
+TEST_CASE("input that can never become a valid head is rejected without waiting for more") {
+    CHECK(outcome_of("GARBAGE\r\n") == "bad_request");
+    CHECK(outcome_of("GET /healthz HTTP/2\r\n") == "bad_request");
+    CHECK(outcome_of("GET /healthz HTTP/1.0\n") == "bad_request");  // bare LF
+    CHECK(outcome_of("GET / HTTP/1.1\r\nA: b\nc") == "bad_request");
+    // A good request line with its headers still to come is only incomplete.
+    CHECK(outcome_of("GET /healthz HTTP/1.1\r\n") == "incomplete");
+    CHECK(outcome_of("GET /healthz HTTP/1.1\r\nHost: x\r\n") == "incomplete");
+}
