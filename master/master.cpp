@@ -17,6 +17,7 @@
 
 #include "common/address.hpp"
 #include "common/log.hpp"
+#include "common/notify.hpp"
 #include "common/signals.hpp"
 #include "master/inherited_sockets.hpp"
 
@@ -155,6 +156,10 @@ bool Master::start() {
     }
 
     raise_descriptor_limit();
+    if ((!config_.user.empty() || !config_.group.empty()) && ::geteuid() != 0) {
+        log_notice("not running as root: user and group are left as they are");
+    }
+    watchdog_interval_ = watchdog_interval();
     std::vector<InheritedSocket> inherited = take_inherited_sockets(previous_master_);
     std::string error;
     current_ = Generation{.number = 1, .config = config_, .listeners = {}, .workers = config_.workers,
@@ -255,6 +260,7 @@ void Master::on_tick() {
     std::uint64_t expirations = 0;
     if (::read(tick_timer_.get(), &expirations, sizeof expirations) < 0) return;
     const Clock::time_point now = Clock::now();
+    update_service_manager(now);
     if (state_ == MasterState::stopping) {
         if (supervisor_.live() > 0 && now >= stop_deadline_) {
             supervisor_.kill_all("the stop deadline passed");
@@ -284,6 +290,7 @@ void Master::on_worker_ready(WorkerProcess& worker) {
         supervisor_.generation_ready(current_.number) && supervisor_.count(current_.number) == current_.workers) {
         state_ = MasterState::running;
         log_info("all %u workers are ready", current_.workers);
+        notify_ready(status_text());
         tell_previous_master();
         if (std::exchange(reload_requested_again_, false)) begin_reload();
     }
@@ -361,6 +368,7 @@ void Master::begin_graceful_stop(const char* why) {
     state_ = MasterState::stopping;
     stop_deadline_ = Clock::now() + config_.timeouts.shutdown + kGracefulStopGrace;
     log_notice("graceful stop (%s): closing listeners, draining %zu workers", why, supervisor_.live());
+    notify_stopping();
     current_.listeners.clear();
     pending_.reset();
     supervisor_.drain_all();
@@ -372,9 +380,52 @@ void Master::begin_fast_stop(const char* why) {
     state_ = MasterState::stopping;
     stop_deadline_ = deadline;
     log_notice("fast stop (%s): closing everything now", why);
+    notify_stopping();
     current_.listeners.clear();
     pending_.reset();
     supervisor_.stop_all();
+}
+
+bool Master::heartbeats_fresh(Clock::time_point now) const {
+    return std::all_of(supervisor_.workers().begin(), supervisor_.workers().end(), [&](const auto& worker) {
+        return now - worker->last_heartbeat < config_.timeouts.heartbeat;
+    });
+}
+
+std::string Master::status_text() const {
+    std::uint64_t connections = 0;
+    for (const auto& worker : supervisor_.workers()) connections += worker->counters.active_connections;
+    std::string text = std::to_string(supervisor_.live()) + " workers, " + std::to_string(connections) +
+                       " connections, generation " + std::to_string(current_.number);
+    if (state_ == MasterState::reloading) text += "; reloading";
+    if (state_ == MasterState::stopping) text += "; stopping";
+    if (last_reload_) {
+        text += last_reload_->ok ? "; last reload ok" : "; last reload failed: " + last_reload_->error;
+    }
+    if (backoff_.current().count() > 0) {
+        text += "; workers dying young, respawn delay " + std::to_string(backoff_.current().count()) + " ms";
+    }
+    return text;
+}
+
+// STATUS= at most once a second and only when it changed; WATCHDOG=1 only while the loop runs
+// and every worker is heard from; EXTEND_TIMEOUT_USEC= while a graceful stop is still draining.
+void Master::update_service_manager(Clock::time_point now) {
+    if (now >= next_status_) {
+        next_status_ = now + std::chrono::seconds(1);
+        std::string status = status_text();
+        if (status != last_status_) {
+            notify_status(status);
+            last_status_ = std::move(status);
+        }
+        if (state_ == MasterState::stopping && supervisor_.live() > 0) {
+            notify_extend_timeout(std::chrono::seconds(5));
+        }
+    }
+    if (watchdog_interval_ && now >= next_watchdog_ && heartbeats_fresh(now)) {
+        notify_watchdog();
+        next_watchdog_ = now + *watchdog_interval_;
+    }
 }
 
 int run_master(const Config& config, const std::string& binary_path) {

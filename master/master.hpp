@@ -76,6 +76,9 @@ private:
     void remove_worker();
     void reopen_logs();
     bool open_log_file();
+    void update_service_manager(Clock::time_point now);
+    std::string status_text() const;
+    bool heartbeats_fresh(Clock::time_point now) const;
     void raise_descriptor_limit();
     void write_pid_file();
     void remove_pid_file();
@@ -122,6 +125,11 @@ private:
     pid_t upgrade_child_ = 0;
     Clock::time_point upgrade_deadline_{};
     pid_t previous_master_ = 0;  // the master that exec'd this one, told once we are ready
+
+    std::optional<std::chrono::microseconds> watchdog_interval_;
+    Clock::time_point next_watchdog_{};
+    Clock::time_point next_status_{};
+    std::string last_status_;
 
     bool pid_file_written_ = false;
     Clock::time_point stop_deadline_{};

@@ -6,6 +6,7 @@
 
 #include "common/config.hpp"
 #include "common/log.hpp"
+#include "common/notify.hpp"
 #include "master/master.hpp"
 
 namespace corral {
@@ -59,6 +60,7 @@ void Master::begin_reload() {
                           .listeners = std::move(listeners), .workers = 0, .started = Clock::now()};
     pending_->workers = pending_->config.workers;
     state_ = MasterState::reloading;
+    notify_reloading();
     log_notice("starting generation %u with %u workers", pending_->number, pending_->workers);
     for (unsigned slot = 0; slot < pending_->workers; ++slot) {
         if (!supervisor_.spawn(pending_->config, pending_->listeners, pending_->number, slot)) {
@@ -81,6 +83,7 @@ void Master::finish_reload() {
     if (!open_log_file()) log_error("keeping the previous log destination");
     state_ = MasterState::running;
     record_reload(true, "");
+    notify_ready(status_text());
     log_notice("reload complete: generation %u serving with %u workers; generation %u draining", current_.number,
                current_.workers, old_generation);
     if (std::exchange(reload_requested_again_, false)) begin_reload();
@@ -92,8 +95,12 @@ void Master::fail_reload(const std::string& reason) {
         supervisor_.drain_generation(pending_->number);
         pending_.reset();
     }
-    if (state_ == MasterState::reloading) state_ = MasterState::running;
+    const bool announced = state_ == MasterState::reloading;
+    if (announced) state_ = MasterState::running;
     record_reload(false, reason);
+    // After RELOADING=1 the manager waits for READY=1; before it, only the status changes.
+    if (announced) notify_ready(status_text());
+    else notify_status(status_text());
     log_error("reload failed: %s; generation %u keeps serving", reason.c_str(), current_.number);
     if (std::exchange(reload_requested_again_, false)) begin_reload();
 }

@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "common/log.hpp"
+#include "common/notify.hpp"
 #include "common/signals.hpp"
 #include "master/inherited_sockets.hpp"
 #include "master/master.hpp"
@@ -87,6 +88,8 @@ void Master::on_upgrade_complete() {
     log_notice("binary upgrade: new master %d is ready; this master drains and exits", upgrade_child_);
     // The sockets and the pid file belong to the new master now.
     for (const auto& listener : current_.listeners) listener->owns_unix_path = false;
+    // systemd follows the new master from now on (NotifyAccess=main suffices).
+    notify_main_pid(upgrade_child_);
     upgrade_child_ = 0;
     begin_graceful_stop("replaced by a new binary");
 }

@@ -16,6 +16,7 @@ namespace {
 constexpr int kAcceptBatch = 64;
 // Long enough for closing connections to return descriptors, short enough to be unnoticeable.
 constexpr std::chrono::milliseconds kDescriptorPause{250};
+constexpr std::chrono::seconds kShortageQuietPeriod{10};
 
 }  // namespace
 
@@ -69,12 +70,15 @@ void Acceptor::accept_batch(ListenerHandler& handler) {
             const int error = errno;
             if (error == EAGAIN || error == EWOULDBLOCK) break;
             if (error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM) {
-                if (!descriptor_exhaustion_logged_) {
-                    log_warning("accept4() failed: %m; pausing accepting for %lld ms",
+                const Clock::time_point now = Clock::now();
+                // Once per shortage, not once per retry: a shortage that comes back within the
+                // quiet period is the same one.
+                if (now - last_descriptor_shortage_ > kShortageQuietPeriod) {
+                    log_warning("accept4() failed: %m; pausing accepting for %lld ms at a time until descriptors are free",
                                 static_cast<long long>(kDescriptorPause.count()));
-                    descriptor_exhaustion_logged_ = true;
                 }
-                descriptor_pause_until_ = Clock::now() + kDescriptorPause;
+                last_descriptor_shortage_ = now;
+                descriptor_pause_until_ = now + kDescriptorPause;
                 pause_accepting();
                 break;
             }
@@ -82,7 +86,6 @@ void Acceptor::accept_batch(ListenerHandler& handler) {
             log_debug("accept4() failed: %m");
             continue;
         }
-        descriptor_exhaustion_logged_ = false;
         ++accepted;
         ++accepted_now;
         connections_.open(Fd(fd), handler.listener.config.service);

@@ -59,7 +59,7 @@ private:
     bool registered_ = false;
     bool closed_ = false;
     Clock::time_point descriptor_pause_until_{};
-    bool descriptor_exhaustion_logged_ = false;
+    Clock::time_point last_descriptor_shortage_{};
     bool connection_limit_logged_ = false;
 };
 

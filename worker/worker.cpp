@@ -18,6 +18,7 @@
 #include "common/log.hpp"
 #include "common/signals.hpp"
 #include "worker/connection.hpp"
+#include "worker/privileges.hpp"
 
 namespace corral {
 namespace {
@@ -71,6 +72,7 @@ Worker::Worker(WorkerSetup setup)
       log_file_(std::move(setup.log_file)) {}
 
 bool Worker::start() {
+    if (!drop_privileges(config_.user, config_.group)) return false;
     for (int signal : kSignalsLeftToMaster) {
         struct sigaction action {};
         action.sa_handler = SIG_IGN;

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -222,4 +223,29 @@ TEST_CASE("SIGUSR2 under load: a new master takes over with zero failed connecti
     MESSAGE(made.load(), " connections during the upgrade, ", failed.load(), " failed");
     corral.signal(SIGTERM);
     CHECK(corral.wait_exit() == 0);
+}
+
+TEST_CASE("SIGUSR2 with a new binary that fails to start: the old master keeps serving and says why") {
+    // Run a copy, so that the binary on disk can be swapped for one that fails.
+    TempDir dir;
+    const std::string copy = dir.path() + "/corral";
+    std::filesystem::copy_file(std::getenv("CORRAL_BINARY"), copy);
+    std::filesystem::permissions(copy, std::filesystem::perms::owner_all);
+    const std::string original = std::getenv("CORRAL_BINARY");
+    ::setenv("CORRAL_BINARY", copy.c_str(), 1);
+    CorralProcess corral(echo_config(1));
+    ::setenv("CORRAL_BINARY", original.c_str(), 1);
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    const std::vector<pid_t> workers = corral.workers();
+
+    std::filesystem::remove(copy);
+    { std::ofstream(copy) << "#!/bin/sh\nexit 1\n"; }
+    std::filesystem::permissions(copy, std::filesystem::perms::owner_all);
+    corral.signal(SIGUSR2);
+    CHECK(corral.wait_for_log("binary upgrade failed: the new master"));
+    CHECK(corral.log().find("exited with code 1; this master keeps serving") != std::string::npos);
+    CHECK(corral.workers() == workers);
+    Fd client = connect_to("127.0.0.1", ports[0]);
+    CHECK(echoes(client.get(), "served by the old master"));
 }

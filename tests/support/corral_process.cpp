@@ -124,11 +124,17 @@ void CorralProcess::adopt(pid_t new_master) {
 }
 
 CorralProcess::~CorralProcess() {
-    if (exited_ || pid_ <= 0) return;
+    if (pid_ <= 0) return;
     const std::vector<pid_t> workers_left = workers();
-    ::kill(pid_, SIGKILL);
-    for (pid_t worker : workers_left) ::kill(worker, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
+    if (!exited_) {
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
+    }
+    // Orphaned by the master's death they become this process's children: reap them too.
+    for (pid_t worker : workers_left) {
+        ::kill(worker, SIGKILL);
+        wait_gone(worker, 5s);
+    }
 }
 
 std::string CorralProcess::log() const { return read_file(dir_.path() + "/corral.log"); }
