@@ -36,11 +36,11 @@ std::string read_file(const std::string& path) {
 }
 
 pid_t spawn(const std::vector<std::string>& arguments, int out_fd, int err_fd,
-            const std::vector<std::string>& environment = {}) {
+            const std::vector<std::string>& environment = {}, const std::vector<std::string>& launcher = {}) {
     std::vector<char*> argv;
-    std::string program = binary();
-    argv.push_back(program.data());
-    std::vector<std::string> copies = arguments;
+    std::vector<std::string> copies = launcher;
+    copies.push_back(binary());
+    copies.insert(copies.end(), arguments.begin(), arguments.end());
     for (std::string& argument : copies) argv.push_back(argument.data());
     argv.push_back(nullptr);
     const pid_t pid = ::fork();
@@ -54,7 +54,7 @@ pid_t spawn(const std::vector<std::string>& arguments, int out_fd, int err_fd,
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
         for (const std::string& variable : environment) ::putenv(const_cast<char*>(variable.c_str()));
-        ::execv(argv[0], argv.data());
+        ::execvp(argv[0], argv.data());
         ::_exit(127);
     }
     return pid;
@@ -107,11 +107,12 @@ CommandResult run_corral(const std::vector<std::string>& arguments) {
     return result;
 }
 
-CorralProcess::CorralProcess(const std::string& config_yaml, const std::vector<std::string>& environment) {
+CorralProcess::CorralProcess(const std::string& config_yaml, const std::vector<std::string>& environment,
+                             const std::vector<std::string>& launcher) {
     config_path_ = dir_.write("corral.yaml", config_yaml);
     const std::string log_path = dir_.path() + "/corral.log";
     const int log_fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    pid_ = spawn({"run", "-c", config_path_}, log_fd, log_fd, environment);
+    pid_ = spawn({"run", "-c", config_path_}, log_fd, log_fd, environment, launcher);
     ::close(log_fd);
 }
 

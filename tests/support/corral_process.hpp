@@ -44,7 +44,10 @@ class CorralProcess {
 public:
     // Writes config_yaml to a file and starts `corral run -c FILE`, stderr to a log file, with
     // `environment` ("NAME=value") added to the test's own.
-    explicit CorralProcess(const std::string& config_yaml, const std::vector<std::string>& environment = {});
+    // `launcher`, when given, is a command that runs corral itself (systemd-socket-activate, say):
+    // it is exec'd with the corral command line appended, and its pid is the master's.
+    explicit CorralProcess(const std::string& config_yaml, const std::vector<std::string>& environment = {},
+                           const std::vector<std::string>& launcher = {});
     ~CorralProcess();
     CorralProcess(const CorralProcess&) = delete;
     CorralProcess& operator=(const CorralProcess&) = delete;

@@ -1,0 +1,44 @@
+// Test support: a NOTIFY_SOCKET of the test's own, recording every sd_notify message corral sends.
+#pragma once
+
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/fd.hpp"
+#include "tests/support/corral_process.hpp"
+
+namespace corral::test {
+
+class NotifySocket {
+public:
+    NotifySocket();
+    ~NotifySocket();
+    NotifySocket(const NotifySocket&) = delete;
+    NotifySocket& operator=(const NotifySocket&) = delete;
+
+    // "NOTIFY_SOCKET=/path", for CorralProcess's environment.
+    std::string environment() const { return "NOTIFY_SOCKET=" + path_; }
+
+    // Every message so far, in order of arrival.
+    std::vector<std::string> messages() const;
+    // The longest time between two consecutive messages equal to `message` (e.g. "WATCHDOG=1").
+    std::chrono::milliseconds longest_gap(const std::string& message) const;
+    // Polls until a message containing text has arrived after the first `skip` messages;
+    // returns its index, or -1 on timeout.
+    int wait_for(const std::string& text, std::size_t skip = 0, std::chrono::milliseconds timeout = kPatience) const;
+
+private:
+    TempDir dir_;
+    std::string path_;
+    Fd socket_;
+    mutable std::mutex mutex_;
+    std::vector<std::string> messages_;
+    std::vector<std::chrono::steady_clock::time_point> arrivals_;
+    bool stopping_ = false;
+    std::thread reader_;
+};
+
+}  // namespace corral::test
