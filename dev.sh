@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The two quick-start commands. On a fresh Debian 12 machine, as root:
 #   ./dev.sh run    build corral and run it in the foreground with etc/corral.yaml
-#   ./dev.sh test   build and run every test, plainly and under ASan+UBSan; ends "N passed, N failed"
+#   ./dev.sh test   build and run every test, plainly and under ASan+UBSan, then the Debian package
+#                   under a real systemd; ends "N passed, N failed"
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -48,8 +49,11 @@ case "${1:-}" in
         status=0
         meson test -C build --print-errorlogs || status=1
         meson test -C build-sanitize --print-errorlogs || status=1
+        # The package under a real systemd: build, install, reload, watchdog, stop, purge.
+        rm -f build-deb/e2e-results.txt
+        packaging/e2e/run build-deb/e2e-results.txt || status=1
         python3 tests/support/count_results.py build/meson-logs/testlog.json \
-            build-sanitize/meson-logs/testlog.json || status=1
+            build-sanitize/meson-logs/testlog.json build-deb/e2e-results.txt || status=1
         exit $status
         ;;
     *)

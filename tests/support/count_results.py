@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Adds up test cases from meson's test logs and prints "N passed, N failed".
 
+Arguments are meson testlog.json files, or text files whose last "N passed, N failed" line is
+taken as it is (the end-to-end test's results).
+
 Each meson test is a doctest binary whose own summary gives the counts. A binary that failed
 without saying so (a crash, a sanitizer abort, a timeout) counts as one more failure.
 Exits non-zero when anything failed or no test ran at all.
@@ -9,6 +12,7 @@ import json
 import re
 import sys
 
+PLAIN = re.compile(r"(\d+) passed, (\d+) failed")
 SUMMARY = re.compile(r"\[doctest\] test cases:\s*(\d+)\s*\|\s*(\d+) passed\s*\|\s*(\d+) failed")
 
 
@@ -29,10 +33,22 @@ def count(log_path):
     return passed, failed
 
 
+def count_text(path):
+    try:
+        with open(path, encoding="utf-8") as text:
+            found = PLAIN.findall(text.read())
+    except OSError:
+        found = []
+    if not found:
+        print(f"{path}: no results", file=sys.stderr)
+        return 0, 1
+    return int(found[-1][0]), int(found[-1][1])
+
+
 def main():
     passed = failed = 0
     for path in sys.argv[1:]:
-        p, f = count(path)
+        p, f = count(path) if path.endswith(".json") else count_text(path)
         passed += p
         failed += f
     print(f"{passed} passed, {failed} failed")
