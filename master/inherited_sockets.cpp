@@ -43,7 +43,7 @@ std::vector<InheritedSocket> take_inherited_sockets(pid_t& previous_master) {
             continue;
         }
         log_debug("inherited socket %d (%s) on %s", fd, name, format_address(*address).c_str());
-        sockets.push_back(InheritedSocket{std::move(owned), *address});
+        sockets.push_back(InheritedSocket{std::move(owned), *address, name});
     }
     if (names != nullptr) {
         for (int i = 0; i < count; ++i) std::free(names[i]);

@@ -49,10 +49,23 @@ bool remove_stale_unix_socket(const std::string& path, std::string& error) {
 
 const char* service_name(Service service) { return service == Service::echo ? "echo" : "http"; }
 
+}  // namespace
+
+bool inherited_matches(const Address& inherited, const Address& configured) {
+    if (inherited == configured) return true;
+    // Port 0 was resolved when the previous binary bound it: any port of that host is the one.
+    return configured.family != AddressFamily::unix_path && configured.port == 0 &&
+           inherited.family == configured.family && inherited.host == configured.host;
+}
+
+namespace {
+
 // Takes the first inherited socket bound to `address`, if any.
 Fd take_inherited(std::vector<InheritedSocket>& inherited, const Address& address) {
     for (InheritedSocket& socket : inherited) {
-        if (socket.fd && socket.address == address) return std::move(socket.fd);
+        if (socket.fd && socket.name != kAdminSocketName && inherited_matches(socket.address, address)) {
+            return std::move(socket.fd);
+        }
     }
     return Fd();
 }

@@ -39,7 +39,15 @@ using ListenerList = std::vector<std::shared_ptr<BoundListener>>;
 struct InheritedSocket {
     Fd fd;
     Address address;
+    std::string name;  // from LISTEN_FDNAMES: "listen" or "admin" after an upgrade
 };
+
+// The name a binary upgrade gives the admin socket, so no listen entry takes it by mistake.
+inline constexpr const char* kAdminSocketName = "admin";
+
+// Whether a socket inherited on `inherited` serves the config's `configured` address: the same
+// address, or any port of the same host when the config says port 0.
+bool inherited_matches(const Address& inherited, const Address& configured);
 
 // Binds one socket: SO_REUSEADDR, IPV6_V6ONLY for IPv6, SO_REUSEPORT when asked, and a stale unix
 // socket file replaced only when nothing answers on it. Invalid Fd on failure, with error naming

@@ -113,7 +113,7 @@ bool Master::bind_admin(const std::optional<Address>& address, std::vector<Inher
     if (!address) return true;
     Fd fd;
     for (InheritedSocket& socket : inherited) {
-        if (socket.fd && socket.address == *address) fd = std::move(socket.fd);
+        if (socket.fd && inherited_matches(socket.address, *address)) fd = std::move(socket.fd);
     }
     std::string error;
     if (!fd) fd = bind_listener(*address, kAdminBacklog, false, error);

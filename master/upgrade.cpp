@@ -43,7 +43,7 @@ void Master::begin_upgrade() {
     }
     if (admin_.listener_fd() >= 0) {
         fds.push_back(admin_.listener_fd());
-        names.emplace_back("admin");
+        names.emplace_back(kAdminSocketName);
     }
     const pid_t self = ::getpid();
     const pid_t child = ::fork();

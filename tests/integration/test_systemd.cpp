@@ -177,3 +177,22 @@ TEST_CASE("a privilege drop that fails stops the master with exit code 1 and say
     CHECK(result.exit_code == 1);
     CHECK(result.err.find("user") != std::string::npos);
 }
+
+TEST_CASE("sd_notify: after a binary upgrade the old master names the new one with MAINPID=") {
+    NotifySocket notify;
+    const std::uint16_t admin = free_port();
+    CorralProcess corral(admin_config(1, admin), {notify.environment()});
+    REQUIRE(corral.wait_ready().size() == 1);
+    const pid_t old_master = corral.pid();
+    corral.signal(SIGUSR2);
+    const int main_pid = notify.wait_for("MAINPID=");
+    CAPTURE(corral.log());
+    REQUIRE(main_pid >= 0);
+    const pid_t new_master = std::stoi(notify.messages()[main_pid].substr(notify.messages()[main_pid].find('=') + 1));
+    CHECK(new_master != old_master);
+    CHECK(admin_status(admin)["pid"] == new_master);
+    CHECK(corral.wait_exit() == 0);
+    corral.adopt(new_master);
+    corral.signal(SIGTERM);
+    CHECK(corral.wait_exit() == 0);
+}
