@@ -44,7 +44,12 @@ echoes() {
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >/dev/null
 check "apt-get install the package" apt-get install -y -qq /e2e/corral.deb
-check "systemd-analyze verify prints nothing" bash -c '[[ -z $(systemd-analyze verify corral.service 2>&1) ]]'
+# Minbase has no man-db, so verify cannot run man(1) for Documentation=; the pages are checked
+# to exist instead.
+verify_output=$(systemd-analyze verify --man=no corral.service corral.socket 2>&1)
+[[ -n $verify_output ]] && echo "$verify_output"
+check "systemd-analyze verify prints nothing" test -z "$verify_output"
+check "the man pages are installed" test -s /usr/share/man/man8/corral.8.gz -a -s /usr/share/man/man5/corral.yaml.5.gz
 exposure=$(systemd-analyze security --offline=yes corral.service 2>&1 | grep -o 'Overall exposure level for corral.service: [0-9.]*' | awk '{print $NF}')
 echo "exposure: $exposure"
 check "exposure 2.0 or lower" systemd-analyze security --offline=yes --threshold=20 corral.service
