@@ -21,19 +21,6 @@ using namespace corral::test;
 
 namespace {
 
-// SIGSTOP is asynchronous: only a worker seen stopped can be trusted not to accept.
-bool wait_stopped(pid_t pid) {
-    const auto deadline = std::chrono::steady_clock::now() + kPatience;
-    while (std::chrono::steady_clock::now() < deadline) {
-        std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-        std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-        const auto close = text.rfind(')');
-        if (close != std::string::npos && close + 2 < text.size() && text[close + 2] == 'T') return true;
-        std::this_thread::sleep_for(5ms);
-    }
-    return false;
-}
-
 // Echoes a large payload: a sender thread writes while this thread reads, as any real client
 // of a large echo must.
 bool echoes_large(int fd, const std::string& payload) {

@@ -25,18 +25,6 @@ bool wait_refused(std::uint16_t port) {
     return false;
 }
 
-bool wait_stopped(pid_t pid) {
-    const auto deadline = std::chrono::steady_clock::now() + kPatience;
-    while (std::chrono::steady_clock::now() < deadline) {
-        std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-        std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-        const auto close = text.rfind(')');
-        if (close != std::string::npos && close + 2 < text.size() && text[close + 2] == 'T') return true;
-        std::this_thread::sleep_for(5ms);
-    }
-    return false;
-}
-
 // Opens a connection that `serving` accepts: every other worker is stopped meanwhile.
 Fd connect_to_worker(const std::vector<pid_t>& workers, pid_t serving, std::uint16_t port) {
     for (pid_t other : workers) {

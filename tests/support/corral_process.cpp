@@ -203,13 +203,22 @@ std::uint16_t free_port() {
     return ntohs(address.sin_port);
 }
 
+char process_state(pid_t pid) {
+    const std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+    const std::size_t after_name = stat.rfind(')');
+    if (after_name == std::string::npos || after_name + 2 >= stat.size()) return 0;
+    return stat[after_name + 2];
+}
+
+bool wait_stopped(pid_t pid, std::chrono::milliseconds timeout) {
+    return poll_until(timeout, [&] { return process_state(pid) == 'T'; });
+}
+
 bool process_gone(pid_t pid) {
     // Orphaned workers are re-parented to the test process (a subreaper): reap them here.
     ::waitpid(pid, nullptr, WNOHANG);
-    const std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
-    if (stat.empty()) return true;
-    const std::size_t after_name = stat.rfind(')');
-    return after_name != std::string::npos && after_name + 2 < stat.size() && stat[after_name + 2] == 'Z';
+    const char state = process_state(pid);
+    return state == 0 || state == 'Z';
 }
 
 bool wait_gone(pid_t pid, std::chrono::milliseconds timeout) {

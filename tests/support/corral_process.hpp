@@ -91,6 +91,12 @@ private:
 // reads admin.listen from the file, so it cannot be port 0).
 std::uint16_t free_port();
 
+// The state letter of a process from /proc/PID/stat ('R', 'S', 'T', 'Z', ...), or 0 if gone.
+char process_state(pid_t pid);
+
+// SIGSTOP is asynchronous: only a process seen stopped can be trusted not to run.
+bool wait_stopped(pid_t pid, std::chrono::milliseconds timeout = kPatience);
+
 // True once pid no longer runs (gone, or a zombie not yet reaped by whoever owns it).
 bool process_gone(pid_t pid);
 bool wait_gone(pid_t pid, std::chrono::milliseconds timeout = kPatience);
