@@ -196,3 +196,27 @@ TEST_CASE("sd_notify: after a binary upgrade the old master names the new one wi
     corral.signal(SIGTERM);
     CHECK(corral.wait_exit() == 0);
 }
+
+TEST_CASE("sd_notify: a new generation that dies while starting: RELOADING=1, then READY=1 saying it failed") {
+    NotifySocket notify;
+    const std::uint16_t admin = free_port();
+    TempDir faults;
+    const std::string trigger = faults.path() + "/crash";
+    CorralProcess corral(admin_config(2, admin), {notify.environment(), "CORRAL_FAULT_WORKER_START=" + trigger});
+    REQUIRE(corral.wait_ready().size() == 1);
+    const std::vector<pid_t> workers = corral.workers();
+    const int ready = notify.wait_for("READY=1");
+    REQUIRE(ready >= 0);
+
+    faults.write("crash", "1");
+    const CommandResult reload = run_corral({"reload", "-c", corral.config_path()});
+    CHECK(reload.exit_code == 1);
+    CHECK(reload.err.find("while starting") != std::string::npos);
+    const int reloading = notify.wait_for("RELOADING=1", ready + 1);
+    REQUIRE(reloading > ready);
+    const int ready_again = notify.wait_for("READY=1", reloading + 1);
+    REQUIRE(ready_again > reloading);
+    CHECK(notify.messages()[ready_again].find("last reload failed") != std::string::npos);
+    CHECK(notify.messages()[ready_again].find("generation 1") != std::string::npos);
+    CHECK(corral.workers() == workers);
+}
