@@ -114,7 +114,8 @@ TEST_CASE("socket activation through systemd-socket-activate; an unmatched socke
     CHECK(echoes(second.get(), "and more"));
 
     const std::uint16_t stray = free_port();
-    CorralProcess unmatched("workers: 1\nlisten:\n  - address: 127.0.0.1:0\n", {},
+    // A fixed port: an entry with port 0 would take any inherited socket of its host.
+    CorralProcess unmatched("workers: 1\nlisten:\n  - address: 127.0.0.1:" + std::to_string(free_port()) + "\n", {},
                             {"systemd-socket-activate", "-l", "127.0.0.1:" + std::to_string(stray)});
     Fd trigger;
     const auto stray_deadline = std::chrono::steady_clock::now() + kPatience;
