@@ -58,19 +58,15 @@ bool inherited_matches(const Address& inherited, const Address& configured) {
            inherited.family == configured.family && inherited.host == configured.host;
 }
 
-namespace {
-
-// Takes the first inherited socket bound to `address`, if any.
-Fd take_inherited(std::vector<InheritedSocket>& inherited, const Address& address) {
+Fd take_inherited(std::vector<InheritedSocket>& inherited, const Address& address, bool for_admin) {
     for (InheritedSocket& socket : inherited) {
-        if (socket.fd && socket.name != kAdminSocketName && inherited_matches(socket.address, address)) {
-            return std::move(socket.fd);
-        }
+        if (!socket.fd) continue;
+        // After an upgrade the admin socket is named: only admin.listen may take it.
+        if (socket.name == kAdminSocketName && !for_admin) continue;
+        if (inherited_matches(socket.address, address)) return std::move(socket.fd);
     }
     return Fd();
 }
-
-}  // namespace
 
 BoundListener::~BoundListener() {
     if (owns_unix_path) ::unlink(bound.path.c_str());
@@ -141,7 +137,7 @@ bool bind_listeners(const std::vector<ListenConfig>& listen, unsigned slots, con
         listener->config = config;
         listener->bound = config.address;
         const bool reuseport = config.balance == Balance::reuseport;
-        Fd first = take_inherited(inherited, config.address);
+        Fd first = take_inherited(inherited, config.address, false);
         const bool was_inherited = first.valid();
         if (!first) first = bind_listener(config.address, config.backlog, reuseport, error);
         if (!first) return false;
@@ -151,7 +147,7 @@ bool bind_listeners(const std::vector<ListenConfig>& listen, unsigned slots, con
         else listener->shared = std::move(first);
         // Further inherited reuseport sockets of this address belong to the same group.
         while (reuseport && was_inherited) {
-            Fd more = take_inherited(inherited, listener->bound);
+            Fd more = take_inherited(inherited, listener->bound, false);
             if (!more) break;
             listener->per_slot.push_back(std::move(more));
         }

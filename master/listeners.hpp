@@ -49,6 +49,10 @@ inline constexpr const char* kAdminSocketName = "admin";
 // address, or any port of the same host when the config says port 0.
 bool inherited_matches(const Address& inherited, const Address& configured);
 
+// Takes the first inherited socket that serves `address`, if any. The socket a binary upgrade
+// names "admin" goes only to admin.listen (for_admin), never to a listen entry.
+Fd take_inherited(std::vector<InheritedSocket>& inherited, const Address& address, bool for_admin);
+
 // Binds one socket: SO_REUSEADDR, IPV6_V6ONLY for IPv6, SO_REUSEPORT when asked, and a stale unix
 // socket file replaced only when nothing answers on it. Invalid Fd on failure, with error naming
 // the address and the failed call.

@@ -108,6 +108,5 @@ int main(int argc, char** argv) {
     if (command == "reload") return corral::control_reload(*config);
     if (command == "stop") return corral::control_stop(*config, arguments.fast);
     if (command == "status") return corral::control_status(*config, arguments.json);
-    corral::log_configure(config->log.level, STDERR_FILENO, corral::stderr_is_journal());
     return corral::run_master(*config, own_binary_path());
 }

@@ -111,10 +111,7 @@ void Master::remove_pid_file() {
 bool Master::bind_admin(const std::optional<Address>& address, std::vector<InheritedSocket>& inherited) {
     admin_address_ = address;
     if (!address) return true;
-    Fd fd;
-    for (InheritedSocket& socket : inherited) {
-        if (socket.fd && inherited_matches(socket.address, *address)) fd = std::move(socket.fd);
-    }
+    Fd fd = take_inherited(inherited, *address, true);
     std::string error;
     if (!fd) fd = bind_listener(*address, kAdminBacklog, false, error);
     if (!fd) {
