@@ -36,26 +36,28 @@ constexpr int kAdminBacklog = 64;
 }  // namespace
 
 Master::Master(const Config& config, std::string binary_path)
-    : binary_path_(std::move(binary_path)), config_(config), supervisor_(loop_, *this), admin_(loop_, *this) {}
+    : binary_path_(std::move(binary_path)), supervisor_(loop_, *this), admin_(loop_, *this) {
+    current_.config = config;
+}
 
 bool Master::open_log_file() {
-    if (config_.log.file.empty()) {
-        log_configure(config_.log.level, STDERR_FILENO, stderr_is_journal());
+    if (config().log.file.empty()) {
+        log_configure(config().log.level, STDERR_FILENO, stderr_is_journal());
         log_file_.reset();
         return true;
     }
-    Fd file(::open(config_.log.file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
+    Fd file(::open(config().log.file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
     if (!file) {
-        log_error("open(%s) failed: %m", config_.log.file.c_str());
+        log_error("open(%s) failed: %m", config().log.file.c_str());
         return false;
     }
-    log_configure(config_.log.level, file.get(), false);
+    log_configure(config().log.level, file.get(), false);
     log_file_ = std::move(file);
     return true;
 }
 
 void Master::reopen_logs() {
-    if (!config_.log.file.empty() && open_log_file()) log_notice("log file reopened");
+    if (!config().log.file.empty() && open_log_file()) log_notice("log file reopened");
     supervisor_.broadcast(MessageType::reopen_logs);
 }
 
@@ -65,7 +67,7 @@ void Master::raise_descriptor_limit() {
         log_warning("getrlimit(RLIMIT_NOFILE) failed: %m");
         return;
     }
-    const rlim_t wanted = static_cast<rlim_t>(config_.limits.nofile);
+    const rlim_t wanted = static_cast<rlim_t>(config().limits.nofile);
     rlim_t target = wanted;
     if (limit.rlim_max != RLIM_INFINITY && target > limit.rlim_max) target = limit.rlim_max;
     if (target != limit.rlim_cur) {
@@ -84,14 +86,14 @@ void Master::raise_descriptor_limit() {
 }
 
 void Master::write_pid_file() {
-    if (config_.pid_file.empty()) return;
+    if (config().pid_file.empty()) return;
     // Written whole under a temporary name and renamed: a reader never sees a partial pid.
     const std::string text = std::to_string(::getpid()) + "\n";
-    const std::string temporary = config_.pid_file + ".tmp";
+    const std::string temporary = config().pid_file + ".tmp";
     Fd fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
     if (!fd || ::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()) ||
-        ::rename(temporary.c_str(), config_.pid_file.c_str()) != 0) {
-        log_error("writing pid_file %s failed: %m", config_.pid_file.c_str());
+        ::rename(temporary.c_str(), config().pid_file.c_str()) != 0) {
+        log_error("writing pid_file %s failed: %m", config().pid_file.c_str());
         return;
     }
     pid_file_written_ = true;
@@ -102,10 +104,10 @@ void Master::remove_pid_file() {
     pid_file_written_ = false;
     // After a binary upgrade the file names the new master: it is not ours to remove.
     char content[32] = {};
-    Fd fd(::open(config_.pid_file.c_str(), O_RDONLY | O_CLOEXEC));
+    Fd fd(::open(config().pid_file.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd || ::read(fd.get(), content, sizeof content - 1) <= 0) return;
     if (std::atoi(content) != ::getpid()) return;
-    if (::unlink(config_.pid_file.c_str()) != 0) log_warning("unlink(%s) failed: %m", config_.pid_file.c_str());
+    if (::unlink(config().pid_file.c_str()) != 0) log_warning("unlink(%s) failed: %m", config().pid_file.c_str());
 }
 
 bool Master::bind_admin(const std::optional<Address>& address, std::vector<InheritedSocket>& inherited) {
@@ -153,30 +155,31 @@ bool Master::start() {
     }
 
     raise_descriptor_limit();
-    if ((!config_.user.empty() || !config_.group.empty()) && ::geteuid() != 0) {
+    if ((!config().user.empty() || !config().group.empty()) && ::geteuid() != 0) {
         log_notice("not running as root: user and group are left as they are");
     }
     watchdog_interval_ = watchdog_interval();
     std::vector<InheritedSocket> inherited = take_inherited_sockets(previous_master_);
     std::string error;
-    current_ = Generation{.number = 1, .config = config_, .listeners = {}, .workers = config_.workers,
-                          .started = Clock::now()};
-    if (!bind_listeners(config_.listen, config_.workers, {}, inherited, current_.listeners, error)) {
+    current_.number = 1;
+    current_.workers = config().workers;
+    current_.started = Clock::now();
+    if (!bind_listeners(config().listen, config().workers, {}, inherited, current_.listeners, error)) {
         log_error("%s", error.c_str());
         return false;
     }
-    if (!bind_admin(config_.admin_listen, inherited)) return false;
+    if (!bind_admin(config().admin_listen, inherited)) return false;
     for (const InheritedSocket& socket : inherited) {
         if (socket.fd) {
             log_error("inherited socket %s matches no listen entry or admin.listen in %s",
-                      format_address(socket.address).c_str(), config_.path.c_str());
+                      format_address(socket.address).c_str(), config().path.c_str());
             return false;
         }
     }
     write_pid_file();
-    log_notice("corral %s starting %u workers (pid %d)", CORRAL_VERSION, config_.workers, ::getpid());
+    log_notice("corral %s starting %u workers (pid %d)", CORRAL_VERSION, config().workers, ::getpid());
     for (unsigned slot = 0; slot < current_.workers; ++slot) {
-        if (!supervisor_.spawn(config_, current_.listeners, current_.number, slot)) return false;
+        if (!supervisor_.spawn(config(), current_.listeners, current_.number, slot)) return false;
     }
     return true;
 }
@@ -265,7 +268,7 @@ void Master::on_tick() {
         }
         return;
     }
-    supervisor_.check_heartbeats(now, config_.timeouts.heartbeat);
+    supervisor_.check_heartbeats(now, config().timeouts.heartbeat);
     for (const auto& worker : supervisor_.workers()) {
         backoff_.on_alive(std::chrono::duration_cast<std::chrono::milliseconds>(now - worker->started));
     }
@@ -363,7 +366,7 @@ void Master::remove_worker() {
 void Master::begin_graceful_stop(const char* why) {
     if (state_ == MasterState::stopping) return;
     state_ = MasterState::stopping;
-    stop_deadline_ = Clock::now() + config_.timeouts.shutdown + kGracefulStopGrace;
+    stop_deadline_ = Clock::now() + config().timeouts.shutdown + kGracefulStopGrace;
     log_notice("graceful stop (%s): closing listeners, draining %zu workers", why, supervisor_.live());
     notify_stopping();
     current_.listeners.clear();
@@ -385,7 +388,7 @@ void Master::begin_fast_stop(const char* why) {
 
 bool Master::heartbeats_fresh(Clock::time_point now) const {
     return std::all_of(supervisor_.workers().begin(), supervisor_.workers().end(), [&](const auto& worker) {
-        return now - worker->last_heartbeat < config_.timeouts.heartbeat;
+        return now - worker->last_heartbeat < config().timeouts.heartbeat;
     });
 }
 

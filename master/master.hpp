@@ -98,8 +98,10 @@ private:
     void check_upgrade_deadline(Clock::time_point now);
     void tell_previous_master();
 
+    // The config of the generation that serves; a reload replaces it only once the new one is ready.
+    const Config& config() const { return current_.config; }
+
     std::string binary_path_;
-    Config config_;  // of the current generation
     EventLoop loop_;
     Supervisor supervisor_;
     AdminServer admin_;

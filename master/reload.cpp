@@ -31,8 +31,8 @@ void Master::begin_reload() {
         reload_requested_again_ = true;
         return;
     }
-    log_notice("reloading %s", config_.path.c_str());
-    ConfigResult loaded = load_config(config_.path);
+    log_notice("reloading %s", config().path.c_str());
+    ConfigResult loaded = load_config(config().path);
     if (!loaded.config) {
         std::string error;
         for (const ConfigError& problem : loaded.errors) {
@@ -44,7 +44,7 @@ void Master::begin_reload() {
         return;
     }
     Config& next = *loaded.config;
-    if (next.admin_listen != config_.admin_listen) {
+    if (next.admin_listen != config().admin_listen) {
         log_warning("admin.listen changed; the admin endpoints stay on %s until a restart",
                     admin_address_ ? "the old address" : "nothing");
     }
@@ -75,7 +75,6 @@ void Master::finish_reload() {
     supervisor_.drain_generation(old_generation);
     current_ = std::move(*pending_);
     pending_.reset();
-    config_ = current_.config;
     respawns_.clear();
     // Only the new generation's sockets stay open in the master: a removed listener closes here,
     // and once the old workers have closed theirs it stops queueing connections.

@@ -59,7 +59,7 @@ void Master::begin_upgrade() {
             log_error("binary upgrade: passing the listeners failed: %m");
             ::_exit(1);
         }
-        const char* argv[] = {binary_path_.c_str(), "run", "-c", config_.path.c_str(), nullptr};
+        const char* argv[] = {binary_path_.c_str(), "run", "-c", config().path.c_str(), nullptr};
         ::execv(binary_path_.c_str(), const_cast<char* const*>(argv));
         log_error("binary upgrade: execv(%s) failed: %m", binary_path_.c_str());
         ::_exit(1);
