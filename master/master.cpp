@@ -369,6 +369,7 @@ void Master::begin_graceful_stop(const char* why) {
     stop_deadline_ = Clock::now() + config().timeouts.shutdown + kGracefulStopGrace;
     log_notice("graceful stop (%s): closing listeners, draining %zu workers", why, supervisor_.live());
     notify_stopping();
+    abandon_upgrade(kGracefulStopSignal);
     current_.listeners.clear();
     pending_.reset();
     supervisor_.drain_all();
@@ -381,6 +382,7 @@ void Master::begin_fast_stop(const char* why) {
     stop_deadline_ = deadline;
     log_notice("fast stop (%s): closing everything now", why);
     notify_stopping();
+    abandon_upgrade(kFastStopSignal);
     current_.listeners.clear();
     pending_.reset();
     supervisor_.stop_all();

@@ -97,6 +97,7 @@ private:
     void on_upgrade_complete();
     void check_upgrade_deadline(Clock::time_point now);
     void tell_previous_master();
+    void abandon_upgrade(int stop_signal);
 
     // The config of the generation that serves; a reload replaces it only once the new one is ready.
     const Config& config() const { return current_.config; }

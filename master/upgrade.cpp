@@ -94,6 +94,14 @@ void Master::on_upgrade_complete() {
     begin_graceful_stop("replaced by a new binary");
 }
 
+// Stopping while a new binary is still starting: the operator wants the service gone, so the
+// new master is stopped the same way instead of being left to serve on its own.
+void Master::abandon_upgrade(int stop_signal) {
+    if (upgrade_child_ <= 0) return;
+    log_notice("stopping the new master %d of an unfinished binary upgrade too", upgrade_child_);
+    if (::kill(upgrade_child_, stop_signal) != 0) log_error("kill(%d) failed: %m", upgrade_child_);
+}
+
 void Master::tell_previous_master() {
     if (previous_master_ <= 0) return;
     if (::getppid() != previous_master_) {

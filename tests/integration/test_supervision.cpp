@@ -252,3 +252,30 @@ TEST_CASE("SIGUSR2 with a new binary that fails to start: the old master keeps s
     Fd client = connect_to("127.0.0.1", ports[0]);
     CHECK(echoes(client.get(), "served by the old master"));
 }
+
+TEST_CASE("a stop during a binary upgrade stops the still-starting new master too") {
+    TempDir dir;
+    const std::string copy = dir.path() + "/corral";
+    std::filesystem::copy_file(std::getenv("CORRAL_BINARY"), copy);
+    std::filesystem::permissions(copy, std::filesystem::perms::owner_all);
+    const std::string original = std::getenv("CORRAL_BINARY");
+    ::setenv("CORRAL_BINARY", copy.c_str(), 1);
+    CorralProcess corral(echo_config(1));
+    ::setenv("CORRAL_BINARY", original.c_str(), 1);
+    REQUIRE(corral.wait_ready().size() == 1);
+
+    // A "new binary" that never gets ready.
+    std::filesystem::remove(copy);
+    { std::ofstream(copy) << "#!/bin/sh\nexec sleep 60\n"; }
+    std::filesystem::permissions(copy, std::filesystem::perms::owner_all);
+    corral.signal(SIGUSR2);
+    REQUIRE(corral.wait_for_log("binary upgrade: started"));
+    const std::string log = corral.log();
+    const std::size_t at = log.find(" as pid ");
+    REQUIRE(at != std::string::npos);
+    const pid_t new_master = std::stoi(log.substr(at + 8));
+    corral.signal(SIGTERM);
+    CHECK(corral.wait_exit() == 0);
+    CHECK(corral.log().find("stopping the new master " + std::to_string(new_master)) != std::string::npos);
+    CHECK(wait_gone(new_master));
+}
