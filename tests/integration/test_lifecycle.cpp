@@ -15,16 +15,6 @@ using namespace corral::test;
 
 namespace {
 
-// True once connecting fails: every listener is closed.
-bool wait_refused(std::uint16_t port) {
-    const auto deadline = std::chrono::steady_clock::now() + kPatience;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (!connect_to("127.0.0.1", port)) return true;
-        std::this_thread::sleep_for(20ms);
-    }
-    return false;
-}
-
 // Opens a connection that `serving` accepts: every other worker is stopped meanwhile.
 Fd connect_to_worker(const std::vector<pid_t>& workers, pid_t serving, std::uint16_t port) {
     for (pid_t other : workers) {

@@ -161,13 +161,7 @@ TEST_CASE("reloads that add a listener, remove one, and ask for an address alrea
     corral.write_config(listening_on({second}));
     CHECK(run_corral({"reload", "-c", corral.config_path()}).exit_code == 0);
     // Refused once the old generation has closed its copy of the removed socket.
-    const auto deadline = std::chrono::steady_clock::now() + kPatience;
-    bool refused = false;
-    while (!refused && std::chrono::steady_clock::now() < deadline) {
-        refused = !connect_to("127.0.0.1", first);
-        if (!refused) std::this_thread::sleep_for(20ms);
-    }
-    CHECK(refused);
+    CHECK(wait_refused(first));
     CHECK(echoes(before.get(), "an open connection outlives its listener"));
 
     // A port someone else listens on: the reload is rejected, naming it, and nothing changes.

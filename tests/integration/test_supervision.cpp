@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <thread>
 
 #include "tests/support/admin.hpp"
@@ -52,6 +53,35 @@ bool wait_ready_workers(std::uint16_t admin, std::size_t count, const std::vecto
     }
     return false;
 }
+
+// A copy of the corral binary that a test runs and can then replace, so that a binary upgrade
+// execs whatever the test puts there.
+class ReplaceableBinary {
+public:
+    ReplaceableBinary() : path_(dir_.path() + "/corral") {
+        std::filesystem::copy_file(std::getenv("CORRAL_BINARY"), path_);
+        std::filesystem::permissions(path_, std::filesystem::perms::owner_all);
+    }
+
+    // Starts corral from the copy.
+    std::unique_ptr<CorralProcess> start(const std::string& config_yaml) const {
+        const std::string original = std::getenv("CORRAL_BINARY");
+        ::setenv("CORRAL_BINARY", path_.c_str(), 1);
+        auto corral = std::make_unique<CorralProcess>(config_yaml);
+        ::setenv("CORRAL_BINARY", original.c_str(), 1);
+        return corral;
+    }
+
+    void replace_with_script(const std::string& body) const {
+        std::filesystem::remove(path_);
+        { std::ofstream(path_) << "#!/bin/sh\n" << body << "\n"; }
+        std::filesystem::permissions(path_, std::filesystem::perms::owner_all);
+    }
+
+private:
+    TempDir dir_;
+    std::string path_;
+};
 
 }  // namespace
 
@@ -229,22 +259,14 @@ TEST_CASE("SIGUSR2 under load: a new master takes over with zero failed connecti
 }
 
 TEST_CASE("SIGUSR2 with a new binary that fails to start: the old master keeps serving and says why") {
-    // Run a copy, so that the binary on disk can be swapped for one that fails.
-    TempDir dir;
-    const std::string copy = dir.path() + "/corral";
-    std::filesystem::copy_file(std::getenv("CORRAL_BINARY"), copy);
-    std::filesystem::permissions(copy, std::filesystem::perms::owner_all);
-    const std::string original = std::getenv("CORRAL_BINARY");
-    ::setenv("CORRAL_BINARY", copy.c_str(), 1);
-    CorralProcess corral(echo_config(1));
-    ::setenv("CORRAL_BINARY", original.c_str(), 1);
+    ReplaceableBinary binary;
+    const std::unique_ptr<CorralProcess> started = binary.start(echo_config(1));
+    CorralProcess& corral = *started;
     const auto ports = corral.wait_ready();
     REQUIRE(ports.size() == 1);
     const std::vector<pid_t> workers = corral.workers();
 
-    std::filesystem::remove(copy);
-    { std::ofstream(copy) << "#!/bin/sh\nexit 1\n"; }
-    std::filesystem::permissions(copy, std::filesystem::perms::owner_all);
+    binary.replace_with_script("exit 1");
     corral.signal(SIGUSR2);
     CHECK(corral.wait_for_log("binary upgrade failed: the new master"));
     CHECK(corral.log().find("exited with code 1; this master keeps serving") != std::string::npos);
@@ -254,20 +276,13 @@ TEST_CASE("SIGUSR2 with a new binary that fails to start: the old master keeps s
 }
 
 TEST_CASE("a stop during a binary upgrade stops the still-starting new master too") {
-    TempDir dir;
-    const std::string copy = dir.path() + "/corral";
-    std::filesystem::copy_file(std::getenv("CORRAL_BINARY"), copy);
-    std::filesystem::permissions(copy, std::filesystem::perms::owner_all);
-    const std::string original = std::getenv("CORRAL_BINARY");
-    ::setenv("CORRAL_BINARY", copy.c_str(), 1);
-    CorralProcess corral(echo_config(1));
-    ::setenv("CORRAL_BINARY", original.c_str(), 1);
+    ReplaceableBinary binary;
+    const std::unique_ptr<CorralProcess> started = binary.start(echo_config(1));
+    CorralProcess& corral = *started;
     REQUIRE(corral.wait_ready().size() == 1);
 
     // A "new binary" that never gets ready.
-    std::filesystem::remove(copy);
-    { std::ofstream(copy) << "#!/bin/sh\nexec sleep 60\n"; }
-    std::filesystem::permissions(copy, std::filesystem::perms::owner_all);
+    binary.replace_with_script("exec sleep 60");
     corral.signal(SIGUSR2);
     REQUIRE(corral.wait_for_log("binary upgrade: started"));
     const std::string log = corral.log();

@@ -8,6 +8,8 @@
 #include <sys/un.h>
 
 #include <cerrno>
+#include <chrono>
+#include <thread>
 #include <cstring>
 
 #include "common/address.hpp"
@@ -69,6 +71,15 @@ std::string pattern_bytes(std::size_t size, std::uint32_t seed) {
         byte = static_cast<char>(state >> 24);
     }
     return bytes;
+}
+
+bool wait_refused(std::uint16_t port) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (!connect_to("127.0.0.1", port)) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
 }
 
 bool closed_by_peer(int fd, int timeout_ms) {

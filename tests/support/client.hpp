@@ -24,6 +24,10 @@ bool echoes(int fd, std::string_view payload);
 // Deterministic bytes covering every value, different for each seed.
 std::string pattern_bytes(std::size_t size, std::uint32_t seed);
 
+// True once connecting to 127.0.0.1:port is refused (every listener on it closed), polled for
+// up to 20 s.
+bool wait_refused(std::uint16_t port);
+
 // True once the peer has closed the connection (read returns 0 or reset) within the timeout.
 bool closed_by_peer(int fd, int timeout_ms);
 
