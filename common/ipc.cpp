@@ -32,6 +32,14 @@ std::uint64_t get_u64(const std::byte* in) {
 
 }  // namespace
 
+void add_totals(WorkerCounters& total, const WorkerCounters& more) {
+    total.accepted += more.accepted;
+    total.bytes_received += more.bytes_received;
+    total.bytes_sent += more.bytes_sent;
+    total.accept_wakeups += more.accept_wakeups;
+    total.accept_wakeups_empty += more.accept_wakeups_empty;
+}
+
 MessageBuffer encode_message(const Message& message) {
     MessageBuffer packet{};
     packet[0] = static_cast<std::byte>(kProtocolVersion);

@@ -34,6 +34,9 @@ struct WorkerCounters {
     bool operator==(const WorkerCounters&) const = default;
 };
 
+// Adds the running totals of `more` to `total`; the gauge (active_connections) is left alone.
+void add_totals(WorkerCounters& total, const WorkerCounters& more);
+
 struct Message {
     MessageType type = MessageType::heartbeat;
     WorkerCounters counters;  // meaningful in ready and heartbeat only

@@ -78,11 +78,7 @@ std::string Master::status_json() const {
 std::string Master::metrics_text() const {
     WorkerCounters totals = supervisor_.exited_totals();
     for (const auto& worker : supervisor_.workers()) {
-        totals.accepted += worker->counters.accepted;
-        totals.bytes_received += worker->counters.bytes_received;
-        totals.bytes_sent += worker->counters.bytes_sent;
-        totals.accept_wakeups += worker->counters.accept_wakeups;
-        totals.accept_wakeups_empty += worker->counters.accept_wakeups_empty;
+        add_totals(totals, worker->counters);
     }
     std::string out;
     append_metric(out, "corral_workers", "gauge", "Worker processes alive, of every generation.");

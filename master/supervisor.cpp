@@ -34,14 +34,6 @@ namespace {
     ::_exit(run_worker(std::move(setup)));
 }
 
-void add_counters(WorkerCounters& total, const WorkerCounters& more) {
-    total.accepted += more.accepted;
-    total.bytes_received += more.bytes_received;
-    total.bytes_sent += more.bytes_sent;
-    total.accept_wakeups += more.accept_wakeups;
-    total.accept_wakeups_empty += more.accept_wakeups_empty;
-}
-
 }  // namespace
 
 const char* worker_state_name(WorkerState state) {
@@ -160,7 +152,7 @@ bool Supervisor::on_exit(pid_t pid, int status) {
     WorkerProcess* worker = retired_.emplace_back(std::move(*found)).get();
     workers_.erase(found);
     forget_channel(*worker);
-    add_counters(exited_totals_, worker->counters);
+    add_totals(exited_totals_, worker->counters);
     const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == kWorkerExitOk;
     const std::string how = describe_exit(status);
     if (clean && worker->state == WorkerState::draining) {

@@ -55,3 +55,12 @@ TEST_CASE("truncated, oversized and garbage packets are rejected with a reason")
     for (std::size_t i = 0; i < noise.size(); ++i) noise[i] = static_cast<std::byte>(i * 37 + 11);
     CHECK_FALSE(decode_message(noise, error));
 }
+
+TEST_CASE("add_totals sums the running totals and leaves the connection gauge alone") {
+    WorkerCounters total{.active_connections = 7, .accepted = 1, .bytes_received = 2, .bytes_sent = 3,
+                         .accept_wakeups = 4, .accept_wakeups_empty = 5};
+    add_totals(total, WorkerCounters{.active_connections = 100, .accepted = 10, .bytes_received = 20,
+                                     .bytes_sent = 30, .accept_wakeups = 40, .accept_wakeups_empty = 50});
+    CHECK(total == WorkerCounters{.active_connections = 7, .accepted = 11, .bytes_received = 22, .bytes_sent = 33,
+                                  .accept_wakeups = 44, .accept_wakeups_empty = 55});
+}
