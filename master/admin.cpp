@@ -60,8 +60,8 @@ std::string admin_response(std::string_view received_request, const AdminContent
 AdminServer::AdminServer(EventLoop& loop, const AdminContent& content) : loop_(loop), content_(content) {}
 
 bool AdminServer::start(Fd listener) {
-    listener_ = std::move(listener);
-    if (!loop_.add(listener_.get(), EPOLLIN, &accept_handler_)) {
+    listener_ = WatchedFd(loop_, std::move(listener));
+    if (!listener_.watch(EPOLLIN, &accept_handler_)) {
         log_error("epoll_ctl(ADD) for the admin listener failed: %m");
         return false;
     }
@@ -83,10 +83,10 @@ void AdminServer::on_accept() {
         }
         auto connection = std::make_unique<Connection>();
         connection->server = this;
-        connection->fd = std::move(fd);
+        connection->fd = WatchedFd(loop_, std::move(fd));
         connection->deadline = Clock::now() + kConnectionTimeout;
         connection->open = true;
-        if (!loop_.add(connection->fd.get(), EPOLLIN, connection.get())) {
+        if (!connection->fd.watch(EPOLLIN, connection.get())) {
             log_warning("epoll_ctl(ADD) for an admin connection failed: %m");
             continue;
         }
@@ -118,7 +118,7 @@ void AdminServer::respond(Connection& connection) {
     connection.received.clear();
     connection.received.shrink_to_fit();
     // Only writability matters from now on: further input is ignored.
-    if (!loop_.modify(connection.fd.get(), EPOLLOUT, &connection)) {
+    if (!connection.fd.watch(EPOLLOUT, &connection)) {
         close(connection);
         return;
     }
@@ -141,7 +141,7 @@ void AdminServer::on_writable(Connection& connection) {
 void AdminServer::close(Connection& connection) {
     if (!connection.open) return;
     connection.open = false;
-    connection.fd.reset();
+    connection.fd.close();
     auto found = std::find_if(connections_.begin(), connections_.end(),
                               [&](const auto& c) { return c.get() == &connection; });
     if (found != connections_.end()) {
@@ -162,10 +162,7 @@ void AdminServer::release_closed() { closed_.clear(); }
 
 void AdminServer::close_all() {
     while (!connections_.empty()) close(*connections_.back());
-    if (listener_) {
-        loop_.remove(listener_.get());
-        listener_.reset();
-    }
+    listener_.close();
 }
 
 }  // namespace corral

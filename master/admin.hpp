@@ -45,7 +45,7 @@ public:
 private:
     struct Connection final : EventHandler {
         AdminServer* server = nullptr;
-        Fd fd;
+        WatchedFd fd;
         std::string received;
         std::string response;
         std::size_t sent = 0;
@@ -62,7 +62,7 @@ private:
 
     EventLoop& loop_;
     const AdminContent& content_;
-    Fd listener_;
+    WatchedFd listener_;
     MemberHandler<AdminServer> accept_handler_{this, &AdminServer::on_accept};
     std::vector<std::unique_ptr<Connection>> connections_;
     std::vector<std::unique_ptr<Connection>> closed_;

@@ -133,14 +133,14 @@ bool Master::start() {
         log_error("epoll_create1() failed: %m");
         return false;
     }
-    signals_ = open_signalfd({kGracefulStopSignal, kFastStopSignal, kQuitSignal, kReloadSignal,
-                              kReopenLogsSignal, kUpgradeSignal, kAddWorkerSignal, kRemoveWorkerSignal,
-                              SIGCHLD});
+    signals_ = WatchedFd(loop_, open_signalfd({kGracefulStopSignal, kFastStopSignal, kQuitSignal, kReloadSignal,
+                                               kReopenLogsSignal, kUpgradeSignal, kAddWorkerSignal,
+                                               kRemoveWorkerSignal, SIGCHLD}));
     if (!signals_) {
         log_error("signalfd() failed: %m");
         return false;
     }
-    tick_timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+    tick_timer_ = WatchedFd(loop_, Fd(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)));
     itimerspec period{};
     period.it_interval.tv_nsec = std::chrono::nanoseconds(kTick).count();
     period.it_value = period.it_interval;
@@ -148,8 +148,7 @@ bool Master::start() {
         log_error("timerfd failed: %m");
         return false;
     }
-    if (!loop_.add(signals_.get(), EPOLLIN, &signal_handler_) ||
-        !loop_.add(tick_timer_.get(), EPOLLIN, &tick_handler_)) {
+    if (!signals_.watch(EPOLLIN, &signal_handler_) || !tick_timer_.watch(EPOLLIN, &tick_handler_)) {
         log_error("epoll_ctl(ADD) failed: %m");
         return false;
     }

@@ -108,8 +108,8 @@ private:
     AdminServer admin_;
     std::optional<Address> admin_address_;
     Fd log_file_;
-    Fd signals_;
-    Fd tick_timer_;
+    WatchedFd signals_;
+    WatchedFd tick_timer_;
     MemberHandler<Master> signal_handler_{this, &Master::on_signal};
     MemberHandler<Master> tick_handler_{this, &Master::on_tick};
 

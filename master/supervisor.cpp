@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/fault_injection.hpp"
 #include "common/log.hpp"
 #include "worker/worker.hpp"
 
@@ -23,6 +24,7 @@ namespace {
                                 int channel) {
     ::prctl(PR_SET_NAME, "corral-worker", 0, 0, 0);
     log_set_origin("worker " + std::to_string(::getpid()));
+    fault_injection::pause_after_fork();
     std::vector<int> keep = {channel, log_fd()};
     for (const auto& [fd, unused] : fds) keep.push_back(fd);
     close_fds_except(keep);
@@ -84,10 +86,10 @@ bool Supervisor::spawn(const Config& config, const ListenerList& listeners, unsi
     worker->pid = pid;
     worker->generation = generation;
     worker->slot = slot;
-    worker->channel = std::move(master_end);
+    worker->channel = WatchedFd(loop_, std::move(master_end));
     worker->started = worker->last_heartbeat = Clock::now();
     worker->started_at = std::time(nullptr);
-    if (!loop_.add(worker->channel.get(), EPOLLIN, worker.get())) {
+    if (!worker->channel.watch(EPOLLIN, worker.get())) {
         log_error("epoll_ctl(ADD) for worker %d's socketpair failed: %m; killing it", pid);
         kill(*worker);
     }
@@ -133,11 +135,7 @@ void Supervisor::on_message(WorkerProcess& worker) {
     kill(worker);
 }
 
-void Supervisor::forget_channel(WorkerProcess& worker) {
-    if (!worker.channel) return;
-    loop_.remove(worker.channel.get());
-    worker.channel.reset();
-}
+void Supervisor::forget_channel(WorkerProcess& worker) { worker.channel.close(); }
 
 void Supervisor::kill(WorkerProcess& worker) {
     forget_channel(worker);

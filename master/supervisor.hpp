@@ -31,7 +31,7 @@ struct WorkerProcess final : EventHandler {
     pid_t pid = 0;
     unsigned generation = 0;
     unsigned slot = 0;
-    Fd channel;
+    WatchedFd channel;
     WorkerState state = WorkerState::starting;
     Clock::time_point started;
     std::time_t started_at = 0;  // Unix seconds, for /status

@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstring>
 
+#include "common/fault_injection.hpp"
 #include "common/log.hpp"
 #include "common/notify.hpp"
 #include "common/signals.hpp"
@@ -52,6 +53,7 @@ void Master::begin_upgrade() {
         return;
     }
     if (child == 0) {
+        fault_injection::pause_after_fork();
         sigset_t none;
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);

@@ -26,7 +26,8 @@ Acceptor::Acceptor(EventLoop& loop, ConnectionTable& connections, std::vector<Wo
     for (WorkerListener& listener : listeners) {
         auto handler = std::make_unique<ListenerHandler>();
         handler->acceptor = this;
-        handler->listener = std::move(listener);
+        handler->fd = WatchedFd(loop_, std::move(listener.fd));
+        handler->config = std::move(listener.config);
         handlers_.push_back(std::move(handler));
     }
 }
@@ -36,7 +37,7 @@ bool Acceptor::start() { return resume_accepting(); }
 void Acceptor::close_listeners() {
     pause_accepting();
     // The handlers stay: an event for them may still be queued in the batch being dispatched.
-    for (auto& handler : handlers_) handler->listener.fd.reset();
+    for (auto& handler : handlers_) handler->fd.close();
     closed_ = true;
 }
 
@@ -65,7 +66,7 @@ void Acceptor::accept_batch(ListenerHandler& handler) {
     int accepted_now = 0;
     for (int i = 0; i < kAcceptBatch; ++i) {
         if (connections_.active() >= max_connections_) break;
-        const int fd = ::accept4(handler.listener.fd.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        const int fd = ::accept4(handler.fd.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             const int error = errno;
             if (error == EAGAIN || error == EWOULDBLOCK) break;
@@ -88,7 +89,7 @@ void Acceptor::accept_batch(ListenerHandler& handler) {
         }
         ++accepted;
         ++accepted_now;
-        connections_.open(Fd(fd), handler.listener.config.service);
+        connections_.open(Fd(fd), handler.config.service);
     }
     if (accepted_now == 0) ++empty_wakeups;
 }
@@ -96,7 +97,7 @@ void Acceptor::accept_batch(ListenerHandler& handler) {
 void Acceptor::pause_accepting() {
     if (!registered_) return;
     for (auto& handler : handlers_) {
-        if (!loop_.remove(handler->listener.fd.get())) log_error("epoll_ctl(DEL) for a listener failed: %m");
+        if (!handler->fd.unwatch()) log_error("epoll_ctl(DEL) for a listener failed: %m");
     }
     registered_ = false;
 }
@@ -105,11 +106,11 @@ bool Acceptor::resume_accepting() {
     if (registered_ || closed_) return true;
     for (std::size_t i = 0; i < handlers_.size(); ++i) {
         ListenerHandler& handler = *handlers_[i];
-        if (!loop_.add(handler.listener.fd.get(), EPOLLIN | EPOLLEXCLUSIVE, &handler)) {
+        if (!handler.fd.watch(EPOLLIN | EPOLLEXCLUSIVE, &handler)) {
             log_error("epoll_ctl(ADD, EPOLLEXCLUSIVE) for listener %s failed: %m",
-                      format_address(handler.listener.config.address).c_str());
+                      format_address(handler.config.address).c_str());
             // All or none: a later resume must not find some of them already registered.
-            while (i-- > 0) loop_.remove(handlers_[i]->listener.fd.get());
+            while (i-- > 0) handlers_[i]->fd.unwatch();
             return false;
         }
     }

@@ -44,7 +44,8 @@ public:
 private:
     struct ListenerHandler final : EventHandler {
         Acceptor* acceptor = nullptr;
-        WorkerListener listener;
+        WatchedFd fd;
+        ListenConfig config;
         void handle_event(std::uint32_t ready) override;
     };
 

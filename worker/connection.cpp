@@ -30,14 +30,13 @@ bool ConnectionTable::open(Fd fd, Service service) {
         connection = &slots_.emplace_back();
     }
     connection->table = this;
-    connection->fd = std::move(fd);
+    connection->fd = WatchedFd(loop_, std::move(fd));
     connection->service = service;
-    connection->events = EPOLLIN;
     connection->peer_done_sending = false;
     connection->open = true;
-    if (!loop_.add(connection->fd.get(), connection->events, connection)) {
+    if (!connection->fd.watch(EPOLLIN, connection)) {
         log_error("epoll_ctl(ADD) for a new connection failed: %m");
-        connection->fd.reset();
+        connection->fd.close();
         connection->open = false;
         connection->newer = free_;
         free_ = connection;
@@ -53,8 +52,7 @@ void ConnectionTable::close(Connection& connection) {
     if (!connection.open) return;
     connection.open = false;
     unlink_idle(connection);
-    // Closing the descriptor also removes it from the epoll set: it is ours alone.
-    connection.fd.reset();
+    connection.fd.close();
     connection.output.clear(chunks_);
     --active_;
     closed_.push_back(&connection);
@@ -69,14 +67,10 @@ void ConnectionTable::release_closed() {
 }
 
 bool ConnectionTable::watch(Connection& connection, std::uint32_t events) {
-    if (connection.events == events) return true;
-    if (!loop_.modify(connection.fd.get(), events, &connection)) {
-        log_error("epoll_ctl(MOD) for a connection failed: %m");
-        close(connection);
-        return false;
-    }
-    connection.events = events;
-    return true;
+    if (connection.fd.watch(events, &connection)) return true;
+    log_error("epoll_ctl(MOD) for a connection failed: %m");
+    close(connection);
+    return false;
 }
 
 void ConnectionTable::touch(Connection& connection) {

@@ -20,10 +20,9 @@ using Clock = std::chrono::steady_clock;
 
 struct Connection final : EventHandler {
     ConnectionTable* table = nullptr;
-    Fd fd;
+    WatchedFd fd;
     Service service = Service::echo;
     OutputQueue output;
-    std::uint32_t events = 0;  // what the loop currently watches for
     bool open = false;
     bool peer_done_sending = false;  // read() returned 0
     Clock::time_point last_activity;

@@ -9,11 +9,10 @@
 
 #include <array>
 #include <cerrno>
-#include <cstdio>
-#include <cstdlib>
 #include <optional>
 
 #include "common/event_loop.hpp"
+#include "common/fault_injection.hpp"
 #include "common/ipc.hpp"
 #include "common/log.hpp"
 #include "common/signals.hpp"
@@ -51,10 +50,10 @@ private:
     EventLoop loop_;
     ConnectionTable connections_;
     Acceptor acceptor_;
-    Fd channel_;
+    WatchedFd channel_;
     Fd log_file_;
-    Fd tick_timer_;
-    Fd signals_;
+    WatchedFd tick_timer_;
+    WatchedFd signals_;
     MemberHandler<Worker> channel_handler_{this, &Worker::on_channel};
     MemberHandler<Worker> tick_handler_{this, &Worker::on_tick};
     MemberHandler<Worker> signal_handler_{this, &Worker::on_signal};
@@ -68,7 +67,7 @@ Worker::Worker(WorkerSetup setup)
     : config_(std::move(setup.config)),
       connections_(loop_, config_.limits, config_.timeouts.idle),
       acceptor_(loop_, connections_, std::move(setup.listeners), config_.limits.max_connections),
-      channel_(std::move(setup.channel)),
+      channel_(loop_, std::move(setup.channel)),
       log_file_(std::move(setup.log_file)) {}
 
 bool Worker::start() {
@@ -88,12 +87,12 @@ bool Worker::start() {
         log_error("epoll_create1() failed: %m");
         return false;
     }
-    signals_ = open_signalfd({kGracefulStopSignal});
+    signals_ = WatchedFd(loop_, open_signalfd({kGracefulStopSignal}));
     if (!signals_) {
         log_error("signalfd() failed: %m");
         return false;
     }
-    tick_timer_.reset(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC));
+    tick_timer_ = WatchedFd(loop_, Fd(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)));
     if (!tick_timer_) {
         log_error("timerfd_create() failed: %m");
         return false;
@@ -107,37 +106,19 @@ bool Worker::start() {
         log_error("timerfd_settime() failed: %m");
         return false;
     }
-    if (!loop_.add(channel_.get(), EPOLLIN, &channel_handler_) ||
-        !loop_.add(tick_timer_.get(), EPOLLIN, &tick_handler_) ||
-        !loop_.add(signals_.get(), EPOLLIN, &signal_handler_)) {
+    if (!channel_.watch(EPOLLIN, &channel_handler_) || !tick_timer_.watch(EPOLLIN, &tick_handler_) ||
+        !signals_.watch(EPOLLIN, &signal_handler_)) {
         log_error("epoll_ctl(ADD) failed: %m");
         return false;
     }
     return acceptor_.start();
 }
 
-#ifdef CORRAL_FAULT_INJECTION
-// Test builds only: while the file named by $CORRAL_FAULT_WORKER_START exists, every worker exits
-// at start with the code written in it, so tests can make workers crash on demand.
-std::optional<int> injected_start_failure() {
-    const char* path = std::getenv("CORRAL_FAULT_WORKER_START");
-    if (path == nullptr) return std::nullopt;
-    FILE* file = std::fopen(path, "r");
-    if (file == nullptr) return std::nullopt;
-    int code = 1;
-    if (std::fscanf(file, "%d", &code) != 1) code = 1;
-    std::fclose(file);
-    return code;
-}
-#endif
-
 int Worker::run() {
-#ifdef CORRAL_FAULT_INJECTION
-    if (const std::optional<int> code = injected_start_failure()) {
+    if (const std::optional<int> code = fault_injection::worker_start_failure()) {
         log_error("fault injection: exiting at start with code %d", *code);
         return *code;
     }
-#endif
     if (!start()) return kWorkerExitFatal;
     send_to_master(MessageType::ready);
     log_debug("ready");
@@ -163,8 +144,7 @@ void Worker::on_channel() {
     if (received <= 0) {
         // The master is gone (even SIGKILL closes its end). Nobody will replace this worker, so
         // it stops accepting at once and finishes what it has.
-        loop_.remove(channel_.get());
-        channel_.reset();
+        channel_.close();
         master_gone_ = true;
         begin_drain("the master is gone");
         return;

@@ -145,3 +145,48 @@ TEST_CASE("corral stop waits for a graceful stop; stop --fast for a fast one; /h
     CHECK(second.wait_exit() == 0);
     CHECK(run_corral({"stop", "-c", second.config_path()}).exit_code == 1);
 }
+
+TEST_CASE("admin connections that finish while a forked child shares their descriptors are not used after free") {
+    const std::uint16_t admin = free_port();
+    TempDir faults;
+    const std::string pause = faults.path() + "/pause";
+    CorralProcess corral(admin_config(1, admin), {"CORRAL_FAULT_FORK_PAUSE=" + pause});
+    REQUIRE(corral.wait_ready().size() == 1);
+
+    // Opened before the fork, so that the child gets copies of the master's descriptors of them.
+    std::vector<Fd> open_before_fork;
+    for (int i = 0; i < 4; ++i) {
+        open_before_fork.push_back(connect_to("127.0.0.1", admin));
+        REQUIRE(open_before_fork.back());
+    }
+    // Answered after they were queued: the master's accept loop has taken them as well.
+    REQUIRE(admin_fetch(admin, "/healthz")->status == 200);
+
+    faults.write("pause", "3000");
+    corral.signal(SIGTTIN);
+    // The child names itself a worker, then pauses with every descriptor of the master.
+    REQUIRE(corral.wait_for_workers(2));
+    std::remove(pause.c_str());
+    for (Fd& client : open_before_fork) {
+        REQUIRE(send_all(client.get(), "GET /healthz HTTP/1.1\r\n\r\n"));
+        CHECK(receive_exactly(client.get(), 12) == "HTTP/1.1 200");
+        client.reset();
+    }
+    // The master closed those connections while the child still held them open: the master's
+    // loop must not hear of them again. It keeps answering until the child is a ready worker.
+    bool both_ready = false;
+    const auto deadline = std::chrono::steady_clock::now() + kPatience;
+    while (!both_ready && std::chrono::steady_clock::now() < deadline) {
+        const auto health = admin_fetch(admin, "/healthz");
+        REQUIRE(health);
+        CHECK(health->status == 200);
+        const nlohmann::json status = admin_status(admin);
+        REQUIRE(status.is_object());
+        both_ready = status["workers"].size() == 2 && status["workers"][0]["state"] == "ready" &&
+                     status["workers"][1]["state"] == "ready";
+        std::this_thread::sleep_for(20ms);
+    }
+    CHECK(both_ready);
+    CHECK(process_state(corral.pid()) != 0);
+    CHECK(corral.log().find("ERROR: AddressSanitizer") == std::string::npos);
+}
