@@ -3,8 +3,6 @@
 #include "common/config.hpp"
 
 #include <fcntl.h>
-#include <grp.h>
-#include <pwd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,6 +19,7 @@
 #include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
+#include "common/account.hpp"
 #include "common/address.hpp"
 #include "common/fd.hpp"
 #include "common/units.hpp"
@@ -113,41 +112,6 @@ constexpr std::array<Choice<LogLevel>, 5> kLogLevels{{{"debug", LogLevel::debug}
                                                       {"notice", LogLevel::notice},
                                                       {"warning", LogLevel::warning},
                                                       {"error", LogLevel::error}}};
-
-// getpwnam_r/getgrnam_r report "no such name" either as success with no result or, on some
-// systems and NSS modules, as one of these errors (see getpwnam(3)).
-bool means_not_found(int error) {
-    return error == 0 || error == ENOENT || error == ESRCH || error == EBADF || error == EPERM;
-}
-
-// Looks a user or group name up with getpwnam_r or getgrnam_r; returns the empty string when it
-// exists, else the reason.
-template <typename Entry, typename Lookup>
-std::string lookup_failure(const std::string& name, std::string_view kind, int size_hint,
-                           Lookup lookup) {
-    const long suggested = sysconf(size_hint);
-    std::vector<char> buffer(suggested > 0 ? static_cast<std::size_t>(suggested) : 16384);
-    Entry entry{};
-    Entry* found = nullptr;
-    int error = 0;
-    // Groups with many members need more room than sysconf suggests; ERANGE asks for it.
-    while ((error = lookup(name.c_str(), &entry, buffer.data(), buffer.size(), &found)) == ERANGE &&
-           buffer.size() < (1u << 24))
-        buffer.resize(buffer.size() * 2);
-    if (found != nullptr) return {};
-    if (means_not_found(error))
-        return "no " + std::string(kind) + " named " + quoted(name) + " on this system";
-    return "cannot look up " + std::string(kind) + " " + quoted(name) + ": " +
-           std::generic_category().message(error);
-}
-
-std::string user_lookup_failure(const std::string& name) {
-    return lookup_failure<passwd>(name, "user", _SC_GETPW_R_SIZE_MAX, getpwnam_r);
-}
-
-std::string group_lookup_failure(const std::string& name) {
-    return lookup_failure<group>(name, "group", _SC_GETGR_R_SIZE_MAX, getgrnam_r);
-}
 
 // Strict integers: digits only, so that "+5", "0x10" and "12abc" are refused rather than guessed.
 std::optional<std::uint64_t> parse_integer(const std::string& text) {
@@ -339,12 +303,13 @@ private:
             {"admin", as_map(admin_keys)},
             {"limits", as_map(limit_keys)},
             {"timeouts", as_map(timeout_keys)},
-            {"user", as_account(user_lookup_failure, config_.user)},
-            {"group", as_account(group_lookup_failure, config_.group)},
+            {"user", as_string(config_.user)},
+            {"group", as_string(config_.group)},
             {"pid_file", as_string(config_.pid_file)},
             {"log", as_map(log_keys)},
         }};
         const SeenKeys seen = read_map(root, "", top_keys);
+        resolve_account(root);
         if (const auto listen = seen.find("listen"); listen == seen.end())
             fail(root.Mark(),
                  "listen: required key is missing; add at least one listener, e.g. "
@@ -399,6 +364,29 @@ private:
         else if (const auto http = seen.find("http"); http != seen.end() && http->second.has_value)
             fail(http->second.key_mark,
                  path + ".http: applies only to service: http, and this listener serves echo");
+    }
+
+    // user and group must exist now: finding out after binding, at privilege drop, is too late.
+    // A group alone would change the workers' group but leave them root: refused.
+    void resolve_account(const YAML::Node& root) {
+        const std::string& user = config_.user;
+        const std::string& group = config_.group;
+        if (user.empty()) {
+            if (!group.empty())
+                fail(root["group"].Mark(),
+                     "group: needs user as well; with group alone the workers would still run as root");
+            return;
+        }
+        Account account;
+        if (const std::string failure = lookup_user(user, account.uid, account.gid); !failure.empty())
+            return fail(root["user"].Mark(), "user: " + failure);
+        if (!group.empty()) {
+            if (const std::string failure = lookup_group(group, account.gid); !failure.empty())
+                return fail(root["group"].Mark(), "group: " + failure);
+        }
+        if (const std::string failure = lookup_memberships(user, account.gid, account.groups); !failure.empty())
+            return fail(root["user"].Mark(), "user: " + failure);
+        config_.account = std::move(account);
     }
 
     // Two listeners on one address would fail to bind at start-up; say so now, naming both.
@@ -513,18 +501,6 @@ private:
     Reader as_string(std::string& out) {
         return [this, &out](const YAML::Node& value, const std::string& path) {
             if (const auto text = scalar(value, path, "a string")) out = *text;
-        };
-    }
-
-    // user and group must exist now: finding out after binding, at privilege drop, is too late.
-    Reader as_account(std::string (*lookup_failure)(const std::string&), std::string& out) {
-        return [this, lookup_failure, &out](const YAML::Node& value, const std::string& path) {
-            const auto name = scalar(value, path, "a string");
-            if (!name) return;
-            out = *name;
-            if (out.empty()) return;
-            if (const std::string failure = lookup_failure(out); !failure.empty())
-                fail(value.Mark(), path + ": " + failure);
         };
     }
 

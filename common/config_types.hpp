@@ -1,6 +1,8 @@
 // The shape of a validated configuration, shared by the master, the workers and the tests.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -52,6 +54,16 @@ struct LogConfig {
     std::string file;  // empty = stderr
 };
 
+// The account workers run as, resolved when the config is read: a worker never looks a name up
+// itself, so what `corral check` accepted is exactly what the workers get.
+struct Account {
+    uid_t uid = 0;
+    gid_t gid = 0;  // `group`, or the user's primary group
+    std::vector<gid_t> groups;  // supplementary groups: the user's memberships, gid included
+
+    bool operator==(const Account&) const = default;
+};
+
 struct Config {
     std::string path;  // the file this was read from, for messages
     unsigned workers = 1;  // resolved: "auto" becomes the number of online CPUs
@@ -61,6 +73,7 @@ struct Config {
     TimeoutsConfig timeouts;
     std::string user;
     std::string group;
+    std::optional<Account> account;  // set when user is
     std::string pid_file;
     LogConfig log;
 };

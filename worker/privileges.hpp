@@ -1,13 +1,19 @@
-// Dropping root in a freshly forked worker, after the master has bound every socket.
+// Dropping privileges in a freshly forked worker, after the master has bound every socket.
 #pragma once
 
+#include <optional>
 #include <string>
+
+#include "common/config_types.hpp"
 
 namespace corral {
 
-// When running as root with user and/or group set: initgroups, setgid, setuid, each checked.
-// Without root, or with neither set, does nothing. False (logged with the failed call) when the
-// drop failed: the worker must not serve with more privilege than configured.
-bool drop_privileges(const std::string& user, const std::string& group);
+// Becomes `account` when running as root and one is configured (supplementary groups, group,
+// user). Then, in every worker whoever started it, gives up every capability: the bounding set
+// (when CAP_SETPCAP allows), the ambient, inheritable, permitted and effective sets, and sets
+// no_new_privs so that nothing can be regained through execve. A worker only accepts, reads and
+// writes. False (logged with the failed call) when any step fails: the worker must not serve
+// with more privilege than it needs.
+bool drop_privileges(const std::optional<Account>& account, const std::string& user_name);
 
 }  // namespace corral

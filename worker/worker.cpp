@@ -71,7 +71,7 @@ Worker::Worker(WorkerSetup setup)
       log_file_(std::move(setup.log_file)) {}
 
 bool Worker::start() {
-    if (!drop_privileges(config_.user, config_.group)) return false;
+    if (!drop_privileges(config_.account, config_.user)) return false;
     for (int signal : kSignalsLeftToMaster) {
         struct sigaction action {};
         action.sa_handler = SIG_IGN;

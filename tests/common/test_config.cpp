@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -140,6 +141,11 @@ TEST_CASE("every key can be set to a value other than its default") {
     CHECK(config.timeouts.heartbeat == 1500ms);
     CHECK(config.user == "root");
     CHECK(config.group == "root");
+    REQUIRE(config.account.has_value());
+    CHECK(config.account->uid == 0);
+    CHECK(config.account->gid == 0);
+    CHECK(std::find(config.account->groups.begin(), config.account->groups.end(), 0u) !=
+          config.account->groups.end());
     CHECK(config.pid_file == "/run/corral/corral.pid");
     CHECK(config.log.level == LogLevel::debug);
     CHECK(config.log.file == "/var/log/corral.log");
@@ -498,8 +504,11 @@ TEST_CASE("user and group must exist; strings must be scalars") {
     check_single_errors({
         {kMinimal + "user: corral-test-no-such-user\n", 3, 7,
          "user: no user named \"corral-test-no-such-user\" on this system"},
-        {kMinimal + "group: corral-test-no-such-group\n", 3, 8,
+        {kMinimal + "user: root\ngroup: corral-test-no-such-group\n", 4, 8,
          "group: no group named \"corral-test-no-such-group\" on this system"},
+        // Workers would change their group but stay root.
+        {kMinimal + "group: root\n", 3, 8,
+         "group: needs user as well; with group alone the workers would still run as root"},
         {kMinimal + "user: {name: root}\n", 3, 7, "user: expected a string, got a map"},
         {kMinimal + "pid_file: [a, b]\n", 3, 11, "pid_file: expected a string, got a sequence"},
         {kMinimal + "log:\n  file: [a]\n", 4, 9, "log.file: expected a string, got a sequence"},

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -34,6 +36,49 @@ std::string status_field(pid_t pid, const std::string& field) {
     }
     return "";
 }
+
+// Nothing a worker could use or regain: no capability in any set, and no_new_privs.
+void check_without_privileges(pid_t worker) {
+    CAPTURE(worker);
+    for (const char* set : {"CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"}) {
+        CAPTURE(set);
+        CHECK(status_field(worker, set) == "0000000000000000");
+    }
+    CHECK(status_field(worker, "NoNewPrivs") == "1");
+}
+
+// A group with so many members that its entry is far larger than the usual lookup buffer,
+// added to /etc/group for the test's duration.
+class LargeGroup {
+public:
+    static constexpr const char* kName = "corral-test-large";
+
+    LargeGroup() {
+        ::system((std::string("groupdel ") + kName + " 2>/dev/null").c_str());
+        REQUIRE(::system((std::string("groupadd ") + kName).c_str()) == 0);
+        std::ifstream in("/etc/group");
+        std::string text, line;
+        while (std::getline(in, line)) {
+            if (line.starts_with(std::string(kName) + ":")) {
+                line += "nobody";
+                for (int i = 0; i < 3000; ++i) line += ",corral-test-member-" + std::to_string(i);
+            }
+            text += line + "\n";
+        }
+        in.close();
+        REQUIRE(text.size() > 64 * 1024);
+        std::ofstream("/etc/group.corral-test") << text;
+        REQUIRE(std::rename("/etc/group.corral-test", "/etc/group") == 0);
+        const group* entry = ::getgrnam(kName);
+        REQUIRE(entry != nullptr);
+        gid = entry->gr_gid;
+    }
+    ~LargeGroup() { ::system((std::string("groupdel ") + kName).c_str()); }
+    LargeGroup(const LargeGroup&) = delete;
+    LargeGroup& operator=(const LargeGroup&) = delete;
+
+    gid_t gid = 0;
+};
 
 }  // namespace
 
@@ -156,13 +201,47 @@ TEST_CASE("started as root with user and group set, workers run without privileg
         // initgroups leaves only the user's own memberships: for nobody, none but the group.
         const std::string groups = status_field(worker, "Groups");
         CHECK((groups.empty() || groups == std::to_string(gid)));
-        CHECK(status_field(worker, "CapEff") == "0000000000000000");
-        CHECK(status_field(worker, "CapPrm") == "0000000000000000");
+        check_without_privileges(worker);
     }
     // The master keeps root: it must be able to bind new addresses on reload.
     CHECK(status_field(corral.pid(), "Uid").starts_with("0"));
     Fd client = connect_to("127.0.0.1", ports[0]);
     CHECK(echoes(client.get(), "served by nobody"));
+}
+
+TEST_CASE("started as root without user, workers stay root but without any capability") {
+    if (::geteuid() != 0) {
+        MESSAGE("not root: capabilities cannot be tested here");
+        return;
+    }
+    CorralProcess corral(echo_config(2));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    for (pid_t worker : corral.workers()) {
+        CHECK(status_field(worker, "Uid").starts_with("0"));
+        check_without_privileges(worker);
+    }
+    CHECK(status_field(corral.pid(), "CapEff") != "0000000000000000");
+    Fd client = connect_to("127.0.0.1", ports[0]);
+    CHECK(echoes(client.get(), "served by a powerless root"));
+}
+
+TEST_CASE("a group whose entry outgrows the usual lookup buffer is resolved once, when the config is read") {
+    if (::geteuid() != 0) {
+        MESSAGE("not root: /etc/group cannot be changed here");
+        return;
+    }
+    LargeGroup large;
+    CorralProcess corral(echo_config(2, std::string("user: nobody\ngroup: ") + LargeGroup::kName + "\n"));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    for (pid_t worker : corral.workers()) {
+        CAPTURE(worker);
+        CHECK(status_field(worker, "Gid").starts_with(std::to_string(large.gid) + "\t"));
+        CHECK(status_field(worker, "Groups").find(std::to_string(large.gid)) != std::string::npos);
+    }
+    Fd client = connect_to("127.0.0.1", ports[0]);
+    CHECK(echoes(client.get(), "served in a large group"));
 }
 
 TEST_CASE("a privilege drop that fails stops the master with exit code 1 and says why") {
