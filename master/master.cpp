@@ -20,6 +20,8 @@
 #include "common/notify.hpp"
 #include "common/signals.hpp"
 #include "master/inherited_sockets.hpp"
+#include "master/log_file.hpp"
+#include "master/trusted_path.hpp"
 
 namespace corral {
 namespace {
@@ -40,15 +42,16 @@ Master::Master(const Config& config, std::string binary_path)
     current_.config = config;
 }
 
-bool Master::open_log_file() {
+bool Master::configure_logging() {
     if (config().log.file.empty()) {
         log_configure(config().log.level, STDERR_FILENO, stderr_is_journal());
         log_file_.reset();
         return true;
     }
-    Fd file(::open(config().log.file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
+    std::string error;
+    Fd file = open_log_file(config().log.file, trusted_owners(config()), error);
     if (!file) {
-        log_error("open(%s) failed: %m", config().log.file.c_str());
+        log_error("%s", error.c_str());
         return false;
     }
     log_configure(config().log.level, file.get(), false);
@@ -57,7 +60,7 @@ bool Master::open_log_file() {
 }
 
 void Master::reopen_logs() {
-    if (!config().log.file.empty() && open_log_file()) log_notice("log file reopened");
+    if (!config().log.file.empty() && configure_logging()) log_notice("log file reopened");
     supervisor_.broadcast(MessageType::reopen_logs);
 }
 
@@ -85,31 +88,6 @@ void Master::raise_descriptor_limit() {
     }
 }
 
-void Master::write_pid_file() {
-    if (config().pid_file.empty()) return;
-    // Written whole under a temporary name and renamed: a reader never sees a partial pid.
-    const std::string text = std::to_string(::getpid()) + "\n";
-    const std::string temporary = config().pid_file + ".tmp";
-    Fd fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (!fd || ::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size()) ||
-        ::rename(temporary.c_str(), config().pid_file.c_str()) != 0) {
-        log_error("writing pid_file %s failed: %m", config().pid_file.c_str());
-        return;
-    }
-    pid_file_written_ = true;
-}
-
-void Master::remove_pid_file() {
-    if (!pid_file_written_) return;
-    pid_file_written_ = false;
-    // After a binary upgrade the file names the new master: it is not ours to remove.
-    char content[32] = {};
-    Fd fd(::open(config().pid_file.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd || ::read(fd.get(), content, sizeof content - 1) <= 0) return;
-    if (std::atoi(content) != ::getpid()) return;
-    if (::unlink(config().pid_file.c_str()) != 0) log_warning("unlink(%s) failed: %m", config().pid_file.c_str());
-}
-
 bool Master::bind_admin(const std::optional<Address>& address, std::vector<InheritedSocket>& inherited) {
     admin_address_ = address;
     if (!address) return true;
@@ -128,7 +106,7 @@ bool Master::bind_admin(const std::optional<Address>& address, std::vector<Inher
 bool Master::start() {
     ::prctl(PR_SET_NAME, "corral-master", 0, 0, 0);
     ignore_sigpipe();
-    if (!open_log_file()) return false;
+    if (!configure_logging()) return false;
     if (!loop_.valid()) {
         log_error("epoll_create1() failed: %m");
         return false;
@@ -175,7 +153,10 @@ bool Master::start() {
             return false;
         }
     }
-    write_pid_file();
+    if (!config().pid_file.empty() && !pid_file_.write(config().pid_file, trusted_owners(config()), error)) {
+        log_error("%s", error.c_str());
+        return false;
+    }
     log_notice("corral %s starting %u workers (pid %d)", CORRAL_VERSION, config().workers, ::getpid());
     for (unsigned slot = 0; slot < current_.workers; ++slot) {
         if (!supervisor_.spawn(config(), current_.listeners, current_.number, slot)) return false;
@@ -210,7 +191,7 @@ int Master::run() {
     admin_.close_all();
     current_.listeners.clear();
     pending_.reset();
-    remove_pid_file();
+    pid_file_.remove();
     log_notice("exiting with code %d", exit_code_);
     return exit_code_;
 }

@@ -15,6 +15,7 @@
 #include "common/fd.hpp"
 #include "master/admin.hpp"
 #include "master/listeners.hpp"
+#include "master/pid_file.hpp"
 #include "master/respawn_backoff.hpp"
 #include "master/supervisor.hpp"
 
@@ -75,13 +76,11 @@ private:
     void add_worker();
     void remove_worker();
     void reopen_logs();
-    bool open_log_file();
+    bool configure_logging();
     void update_service_manager(Clock::time_point now);
     std::string status_text() const;
     bool heartbeats_fresh(Clock::time_point now) const;
     void raise_descriptor_limit();
-    void write_pid_file();
-    void remove_pid_file();
     bool bind_admin(const std::optional<Address>& address, std::vector<InheritedSocket>& inherited);
 
     // reload.cpp
@@ -134,7 +133,7 @@ private:
     Clock::time_point next_status_{};
     std::string last_status_;
 
-    bool pid_file_written_ = false;
+    PidFile pid_file_;
     Clock::time_point stop_deadline_{};
     int exit_code_ = 0;
 };

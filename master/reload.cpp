@@ -79,7 +79,7 @@ void Master::finish_reload() {
     // Only the new generation's sockets stay open in the master: a removed listener closes here,
     // and once the old workers have closed theirs it stops queueing connections.
     close_slots_from(current_.listeners, current_.workers);
-    if (!open_log_file()) log_error("keeping the previous log destination");
+    if (!configure_logging()) log_error("keeping the previous log destination");
     state_ = MasterState::running;
     record_reload(true, "");
     notify_ready(status_text());

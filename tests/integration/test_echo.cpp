@@ -122,8 +122,11 @@ TEST_CASE("a stale unix socket file is replaced, a live one is not") {
         CorralProcess second(config);
         CHECK(second.wait_exit() == 1);
         CHECK(second.log().find("in use") != std::string::npos);
+        const std::vector<pid_t> first_workers = first.workers();
         first.signal(SIGKILL);  // leaves the socket file behind
         REQUIRE(first.wait_exit().has_value());
+        // An orphaned worker closes its listener once it notices: until then the file is live.
+        for (pid_t worker : first_workers) REQUIRE(wait_gone(worker));
     }
     CorralProcess third(config);
     REQUIRE(third.wait_ready().size() == 1);
