@@ -100,10 +100,48 @@ const char* message_type_name(MessageType type) {
     return "unknown";
 }
 
-bool send_message(int channel_fd, const Message& message) {
-    const MessageBuffer packet = encode_message(message);
-    const ssize_t sent = ::send(channel_fd, packet.data(), packet.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+bool send_message(int channel_fd, const Message& message, int passed_fd) {
+    MessageBuffer packet = encode_message(message);
+    iovec data{.iov_base = packet.data(), .iov_len = packet.size()};
+    msghdr header{};
+    header.msg_iov = &data;
+    header.msg_iovlen = 1;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    if (passed_fd >= 0) {
+        header.msg_control = control;
+        header.msg_controllen = sizeof control;
+        cmsghdr* rights = CMSG_FIRSTHDR(&header);
+        rights->cmsg_level = SOL_SOCKET;
+        rights->cmsg_type = SCM_RIGHTS;
+        rights->cmsg_len = CMSG_LEN(sizeof(int));
+        std::memcpy(CMSG_DATA(rights), &passed_fd, sizeof(int));
+    }
+    const ssize_t sent = ::sendmsg(channel_fd, &header, MSG_DONTWAIT | MSG_NOSIGNAL);
     return sent == static_cast<ssize_t>(packet.size());
+}
+
+ssize_t receive_packet(int channel_fd, std::span<std::byte> buffer, Fd& passed) {
+    iovec data{.iov_base = buffer.data(), .iov_len = buffer.size()};
+    msghdr header{};
+    header.msg_iov = &data;
+    header.msg_iovlen = 1;
+    // Room for one descriptor; more are closed by the kernel (MSG_CTRUNC).
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    header.msg_control = control;
+    header.msg_controllen = sizeof control;
+    const ssize_t received = ::recvmsg(channel_fd, &header, MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC);
+    if (received < 0) return received;
+    for (cmsghdr* part = CMSG_FIRSTHDR(&header); part != nullptr; part = CMSG_NXTHDR(&header, part)) {
+        if (part->cmsg_level != SOL_SOCKET || part->cmsg_type != SCM_RIGHTS) continue;
+        const std::size_t count = (part->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (std::size_t i = 0; i < count; ++i) {
+            int fd = -1;
+            std::memcpy(&fd, CMSG_DATA(part) + i * sizeof(int), sizeof(int));
+            Fd received_fd(fd);  // closed unless it is the one we keep
+            if (!passed) passed = std::move(received_fd);
+        }
+    }
+    return received;
 }
 
 }  // namespace corral

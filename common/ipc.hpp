@@ -8,6 +8,10 @@
 #include <span>
 #include <string>
 
+#include <sys/types.h>
+
+#include "common/fd.hpp"
+
 namespace corral {
 
 inline constexpr std::uint8_t kProtocolVersion = 1;
@@ -57,7 +61,13 @@ std::optional<Message> decode_message(std::span<const std::byte> packet, std::st
 
 const char* message_type_name(MessageType type);
 
-// Sends one message without blocking. False when the packet could not be sent whole (errno set).
-bool send_message(int channel_fd, const Message& message);
+// Sends one message without blocking; passed_fd, when not -1, travels with it (SCM_RIGHTS).
+// False when the packet could not be sent whole (errno set).
+bool send_message(int channel_fd, const Message& message, int passed_fd = -1);
+
+// Receives one packet without blocking into buffer, like recv(2) with MSG_TRUNC: the packet's
+// full length, 0 at end of file, -1 with errno set. A descriptor that came with it is put in
+// passed (close-on-exec); anything else in the control data is dropped.
+ssize_t receive_packet(int channel_fd, std::span<std::byte> buffer, Fd& passed);
 
 }  // namespace corral

@@ -59,9 +59,12 @@ bool Master::configure_logging() {
     return true;
 }
 
+// Workers may have dropped the privilege to open the file themselves: they get the master's
+// new descriptor with the message. If the master cannot reopen it, everyone keeps the old one.
 void Master::reopen_logs() {
-    if (!config().log.file.empty() && configure_logging()) log_notice("log file reopened");
-    supervisor_.broadcast(MessageType::reopen_logs);
+    if (config().log.file.empty() || !configure_logging()) return;
+    log_notice("log file reopened");
+    supervisor_.broadcast(MessageType::reopen_logs, log_file_.get());
 }
 
 void Master::raise_descriptor_limit() {

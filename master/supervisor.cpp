@@ -172,16 +172,16 @@ void Supervisor::check_heartbeats(Clock::time_point now, std::chrono::millisecon
     }
 }
 
-void Supervisor::send(WorkerProcess& worker, MessageType type) {
+void Supervisor::send(WorkerProcess& worker, MessageType type, int passed_fd) {
     if (!worker.channel) return;
-    if (!send_message(worker.channel.get(), Message{.type = type, .counters = {}})) {
+    if (!send_message(worker.channel.get(), Message{.type = type, .counters = {}}, passed_fd)) {
         log_error("sending %s to worker %d failed: %m; killing it", message_type_name(type), worker.pid);
         kill(worker);
     }
 }
 
-void Supervisor::broadcast(MessageType type) {
-    for (auto& worker : workers_) send(*worker, type);
+void Supervisor::broadcast(MessageType type, int passed_fd) {
+    for (auto& worker : workers_) send(*worker, type, passed_fd);
 }
 
 void Supervisor::drain(WorkerProcess& worker) {

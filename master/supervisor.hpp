@@ -70,8 +70,9 @@ public:
     // Kills every worker whose last heartbeat is older than `timeout`.
     void check_heartbeats(Clock::time_point now, std::chrono::milliseconds timeout);
 
-    void send(WorkerProcess& worker, MessageType type);
-    void broadcast(MessageType type);
+    // passed_fd, when not -1, is handed to the worker with the message.
+    void send(WorkerProcess& worker, MessageType type, int passed_fd = -1);
+    void broadcast(MessageType type, int passed_fd = -1);
     // Stop accepting and finish open connections.
     void drain(WorkerProcess& worker);
     void drain_generation(unsigned generation);

@@ -2,11 +2,11 @@
 // timeouts, the master's socketpair, and SIGTERM through a signalfd.
 #include "worker/worker.hpp"
 
-#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <optional>
@@ -42,7 +42,7 @@ private:
     void on_tick();
     void on_signal();
     void begin_drain(const char* why);
-    void reopen_log_file();
+    void use_log_file(Fd file);
     void send_to_master(MessageType type);
     WorkerCounters counters() const;
 
@@ -139,7 +139,8 @@ int Worker::run() {
 
 void Worker::on_channel() {
     std::array<std::byte, kMessageSize + 1> packet{};
-    const ssize_t received = ::recv(channel_.get(), packet.data(), packet.size(), MSG_DONTWAIT);
+    Fd passed;
+    const ssize_t received = receive_packet(channel_.get(), packet, passed);
     if (received < 0 && (errno == EAGAIN || errno == EINTR)) return;
     if (received <= 0) {
         // The master is gone (even SIGKILL closes its end). Nobody will replace this worker, so
@@ -150,7 +151,8 @@ void Worker::on_channel() {
         return;
     }
     std::string error;
-    const auto message = decode_message(std::span(packet.data(), static_cast<std::size_t>(received)), error);
+    const auto message =
+        decode_message(std::span(packet.data(), std::min<std::size_t>(received, packet.size())), error);
     if (!message) {
         log_error("bad message from the master: %s; draining", error.c_str());
         begin_drain("protocol error");
@@ -159,7 +161,7 @@ void Worker::on_channel() {
     switch (message->type) {
         case MessageType::drain: begin_drain("asked by the master"); return;
         case MessageType::stop: stop_now_ = true; return;
-        case MessageType::reopen_logs: reopen_log_file(); return;
+        case MessageType::reopen_logs: use_log_file(std::move(passed)); return;
         case MessageType::ready:
         case MessageType::heartbeat: break;
     }
@@ -184,15 +186,13 @@ void Worker::on_signal() {
     }
 }
 
-void Worker::reopen_log_file() {
-    if (config_.log.file.empty()) return;
-    Fd reopened(::open(config_.log.file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640));
-    if (!reopened) {
-        log_error("reopening the log file: open(%s) failed: %m; logging to the old file", config_.log.file.c_str());
+void Worker::use_log_file(Fd file) {
+    if (!file) {
+        log_error("reopen-logs message from the master without a descriptor; logging to the old file");
         return;
     }
-    log_configure(config_.log.level, reopened.get(), false);
-    log_file_ = std::move(reopened);
+    log_configure(config_.log.level, file.get(), false);
+    log_file_ = std::move(file);
 }
 
 void Worker::begin_drain(const char* why) {

@@ -1,6 +1,10 @@
 // The master<->worker message encoding, including what a damaged or foreign packet does.
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <array>
 #include <vector>
 
 #include "common/ipc.hpp"
@@ -63,4 +67,36 @@ TEST_CASE("add_totals sums the running totals and leaves the connection gauge al
                                      .bytes_sent = 30, .accept_wakeups = 40, .accept_wakeups_empty = 50});
     CHECK(total == WorkerCounters{.active_connections = 7, .accepted = 11, .bytes_received = 22, .bytes_sent = 33,
                                   .accept_wakeups = 44, .accept_wakeups_empty = 55});
+}
+
+TEST_CASE("a descriptor travels with a message, close-on-exec, and only with the message it was sent with") {
+    int ends[2];
+    REQUIRE(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ends) == 0);
+    Fd master_end(ends[0]), worker_end(ends[1]);
+    int pipe_ends[2];
+    REQUIRE(::pipe2(pipe_ends, O_CLOEXEC) == 0);
+    Fd read_end(pipe_ends[0]), write_end(pipe_ends[1]);
+
+    REQUIRE(send_message(master_end.get(), Message{.type = MessageType::reopen_logs, .counters = {}},
+                         write_end.get()));
+    REQUIRE(send_message(master_end.get(), Message{.type = MessageType::heartbeat, .counters = {}}));
+
+    std::array<std::byte, kMessageSize + 1> packet{};
+    Fd passed;
+    REQUIRE(receive_packet(worker_end.get(), packet, passed) == static_cast<ssize_t>(kMessageSize));
+    std::string error;
+    const auto first = decode_message(std::span(packet.data(), kMessageSize), error);
+    REQUIRE(first);
+    CHECK(first->type == MessageType::reopen_logs);
+    REQUIRE(passed);
+    CHECK(passed.get() != write_end.get());
+    CHECK((::fcntl(passed.get(), F_GETFD) & FD_CLOEXEC) != 0);
+    REQUIRE(::write(passed.get(), "x", 1) == 1);  // the same pipe
+    char byte = 0;
+    CHECK(::read(read_end.get(), &byte, 1) == 1);
+    CHECK(byte == 'x');
+
+    Fd none;
+    REQUIRE(receive_packet(worker_end.get(), packet, none) == static_cast<ssize_t>(kMessageSize));
+    CHECK_FALSE(none);
 }

@@ -83,6 +83,41 @@ private:
     std::string path_;
 };
 
+// Renames log.file, sends SIGUSR1 and checks that master and worker lines go to the new file.
+void check_log_reopened(const std::string& extra) {
+    TempDir dir;
+    const std::string log_file = dir.path() + "/corral.log";
+    CorralProcess corral("workers: 1\nlisten:\n  - address: 127.0.0.1:0\ntimeouts:\n  idle: 1s\nlog:\n  level: debug\n"
+                         "  file: " + log_file + "\n" + extra);
+    const auto deadline = Clock::now() + kPatience;
+    while (read_text(log_file).find("listening on") == std::string::npos && Clock::now() < deadline) {
+        std::this_thread::sleep_for(20ms);
+    }
+    const std::string head = read_text(log_file);
+    const std::size_t at = head.find("listening on 127.0.0.1:");
+    REQUIRE(at != std::string::npos);
+    const auto port = static_cast<std::uint16_t>(std::stoi(head.substr(at + 23)));
+    while (read_text(log_file).find("workers are ready") == std::string::npos && Clock::now() < deadline) {
+        std::this_thread::sleep_for(20ms);
+    }
+    REQUIRE(std::rename(log_file.c_str(), (log_file + ".1").c_str()) == 0);
+    corral.signal(SIGUSR1);
+    while (read_text(log_file).find("log file reopened") == std::string::npos && Clock::now() < deadline) {
+        std::this_thread::sleep_for(20ms);
+    }
+    CHECK(read_text(log_file).find("master: log file reopened") != std::string::npos);
+    // The worker writes to the new file too: its idle timeout closes a connection and says so.
+    Fd client = connect_to("127.0.0.1", port);
+    REQUIRE(echoes(client.get(), "then silence"));
+    CHECK(closed_by_peer(client.get(), 10'000));
+    while (read_text(log_file).find("closing a connection idle") == std::string::npos && Clock::now() < deadline) {
+        std::this_thread::sleep_for(20ms);
+    }
+    CHECK(read_text(log_file).find("worker") != std::string::npos);
+    CHECK(read_text(log_file).find("closing a connection idle") != std::string::npos);
+    CHECK(read_text(log_file + ".1").find("closing a connection idle") == std::string::npos);
+}
+
 }  // namespace
 
 TEST_CASE("a worker killed with SIGKILL is replaced and its replacement is ready within a second") {
@@ -167,38 +202,15 @@ TEST_CASE("SIGTTIN adds a worker, SIGTTOU removes one, never below one") {
     CHECK(echoes(client.get(), "one worker left"));
 }
 
-TEST_CASE("SIGUSR1 reopens the log file in master and workers after it was renamed") {
-    TempDir dir;
-    const std::string log_file = dir.path() + "/corral.log";
-    CorralProcess corral("workers: 1\nlisten:\n  - address: 127.0.0.1:0\ntimeouts:\n  idle: 1s\nlog:\n  level: debug\n"
-                         "  file: " + log_file + "\n");
-    const auto deadline = Clock::now() + kPatience;
-    while (read_text(log_file).find("listening on") == std::string::npos && Clock::now() < deadline) {
-        std::this_thread::sleep_for(20ms);
+TEST_CASE("SIGUSR1 reopens the log file in master and workers after it was renamed") { check_log_reopened(""); }
+
+TEST_CASE("SIGUSR1 reaches workers that dropped privileges and could not open the file themselves") {
+    if (::geteuid() != 0) {
+        MESSAGE("not root: no privileges to drop here");
+        return;
     }
-    const std::string head = read_text(log_file);
-    const std::size_t at = head.find("listening on 127.0.0.1:");
-    REQUIRE(at != std::string::npos);
-    const auto port = static_cast<std::uint16_t>(std::stoi(head.substr(at + 23)));
-    while (read_text(log_file).find("workers are ready") == std::string::npos && Clock::now() < deadline) {
-        std::this_thread::sleep_for(20ms);
-    }
-    REQUIRE(std::rename(log_file.c_str(), (log_file + ".1").c_str()) == 0);
-    corral.signal(SIGUSR1);
-    while (read_text(log_file).find("log file reopened") == std::string::npos && Clock::now() < deadline) {
-        std::this_thread::sleep_for(20ms);
-    }
-    CHECK(read_text(log_file).find("master: log file reopened") != std::string::npos);
-    // The worker writes to the new file too: its idle timeout closes a connection and says so.
-    Fd client = connect_to("127.0.0.1", port);
-    REQUIRE(echoes(client.get(), "then silence"));
-    CHECK(closed_by_peer(client.get(), 10'000));
-    while (read_text(log_file).find("closing a connection idle") == std::string::npos && Clock::now() < deadline) {
-        std::this_thread::sleep_for(20ms);
-    }
-    CHECK(read_text(log_file).find("worker") != std::string::npos);
-    CHECK(read_text(log_file).find("closing a connection idle") != std::string::npos);
-    CHECK(read_text(log_file + ".1").find("closing a connection idle") == std::string::npos);
+    // The log directory is root's alone (mode 0700): only the master can create files there.
+    check_log_reopened("user: nobody\n");
 }
 
 TEST_CASE("SIGUSR2 under load: a new master takes over with zero failed connections") {
