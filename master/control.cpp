@@ -1,12 +1,20 @@
 // reload, stop and status. Each finds the master, acts, and reports what actually happened:
-// reload waits for the outcome in /status, stop waits for the process to be gone.
+// reload waits for the outcome in /status, stop waits for the process to be gone. A signal goes
+// only to a process verified to be the master, through a pidfd opened before the check, so that
+// neither a stray answer on the admin port nor a reused pid can choose what gets signalled.
 #include "master/control.hpp"
 
+#include <poll.h>
 #include <signal.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -14,8 +22,10 @@
 #include <thread>
 
 #include "common/address.hpp"
+#include "common/fd.hpp"
 #include "common/signals.hpp"
 #include "master/admin_client.hpp"
+#include "master/status_document.hpp"
 
 namespace corral {
 namespace {
@@ -27,7 +37,12 @@ using Clock = std::chrono::steady_clock;
 constexpr auto kReloadWait = 20s;
 constexpr auto kPollInterval = 50ms;
 
-std::optional<nlohmann::json> fetch_status(const Config& config) {
+struct FetchedStatus {
+    StatusDocument document;
+    std::string body;
+};
+
+std::optional<FetchedStatus> fetch_status(const Config& config) {
     if (!config.admin_listen) {
         std::fprintf(stderr, "corral: admin.listen is not set in %s; the running master cannot be asked\n",
                      config.path.c_str());
@@ -39,39 +54,91 @@ std::optional<nlohmann::json> fetch_status(const Config& config) {
         std::fprintf(stderr, "corral: is corral running? %s\n", error.c_str());
         return std::nullopt;
     }
-    nlohmann::json status = nlohmann::json::parse(reply->body, nullptr, false);
-    if (reply->status != 200 || status.is_discarded() || !status.is_object()) {
-        std::fprintf(stderr, "corral: %s answered /status with HTTP %d and no status\n",
-                     format_address(*config.admin_listen).c_str(), reply->status);
+    const std::string where = format_address(*config.admin_listen);
+    if (reply->status != 200) {
+        std::fprintf(stderr, "corral: %s answered /status with HTTP %d and no status\n", where.c_str(), reply->status);
         return std::nullopt;
     }
-    return status;
+    std::optional<StatusDocument> document = read_status_document(reply->body, error);
+    if (!document) {
+        std::fprintf(stderr, "corral: %s answered /status with something that is not corral's status (%s)\n",
+                     where.c_str(), error.c_str());
+        return std::nullopt;
+    }
+    return FetchedStatus{std::move(*document), reply->body};
 }
 
-std::uint64_t reload_count(const nlohmann::json& status) {
-    return status.value("reloads", 0ull) + status.value("reload_failures", 0ull);
+std::uint64_t reload_count(const StatusDocument& status) { return status.reloads + status.reload_failures; }
+
+// The first line of a small file, or "" when it cannot be read.
+std::string first_line(const std::string& path) {
+    std::ifstream file(path);
+    std::string line;
+    std::getline(file, line);
+    return line;
 }
 
-// True when pid is a corral master: a stale pid file may name a process that reused the pid.
-bool is_master(pid_t pid) {
-    std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
-    std::string name;
-    return std::getline(comm, name) && name == "corral-master";
-}
+// A master pinned by a pidfd: once verified, signals reach that very process or fail.
+class MasterProcess {
+public:
+    // Opens a pidfd for pid, then checks that it is a corral master and, when pid_file is set,
+    // the one it names. nullopt (and a message on stderr) otherwise.
+    static std::optional<MasterProcess> open(pid_t pid, const Config& config) {
+        Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+        if (!pidfd) {
+            if (errno == ESRCH) std::fprintf(stderr, "corral: process %d is not running\n", pid);
+            else std::fprintf(stderr, "corral: pidfd_open(%d) failed: %s\n", pid, std::strerror(errno));
+            return std::nullopt;
+        }
+        // After pidfd_open: a process that has replaced the pid since is the one checked here,
+        // and the pidfd then names a dead process that no signal reaches.
+        if (first_line("/proc/" + std::to_string(pid) + "/comm") != "corral-master") {
+            std::fprintf(stderr, "corral: process %d is not a running corral master\n", pid);
+            return std::nullopt;
+        }
+        if (!config.pid_file.empty()) {
+            const std::string named = first_line(config.pid_file);
+            if (named != std::to_string(pid)) {
+                std::fprintf(stderr, "corral: process %d is not the master that %s names (%s)\n", pid,
+                             config.pid_file.c_str(), named.empty() ? "nothing" : named.c_str());
+                return std::nullopt;
+            }
+        }
+        return MasterProcess(pid, std::move(pidfd));
+    }
 
-bool process_gone(pid_t pid) {
-    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-    if (text.empty()) return true;
-    const std::size_t close = text.rfind(')');
-    return close != std::string::npos && close + 2 < text.size() && text[close + 2] == 'Z';
-}
+    pid_t pid() const { return pid_; }
 
-std::optional<pid_t> find_master(const Config& config) {
+    bool signal(int signal_number) const {
+        if (::syscall(SYS_pidfd_send_signal, pidfd_.get(), signal_number, nullptr, 0) == 0) return true;
+        std::fprintf(stderr, "corral: signalling master %d failed: %s\n", pid_, std::strerror(errno));
+        return false;
+    }
+
+    // True once the process has exited, false if it still runs after timeout.
+    bool wait_exit(std::chrono::milliseconds timeout) const {
+        const auto deadline = Clock::now() + timeout;
+        for (;;) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+            pollfd exited{.fd = pidfd_.get(), .events = POLLIN, .revents = 0};
+            const int ready = ::poll(&exited, 1, static_cast<int>(std::max<long long>(left.count(), 0)));
+            if (ready > 0) return true;
+            if (ready == 0 || errno != EINTR) return false;
+        }
+    }
+
+private:
+    MasterProcess(pid_t pid, Fd pidfd) : pid_(pid), pidfd_(std::move(pidfd)) {}
+
+    pid_t pid_;
+    Fd pidfd_;
+};
+
+std::optional<pid_t> find_master_pid(const Config& config) {
     if (!config.pid_file.empty()) {
-        std::ifstream file(config.pid_file);
-        long pid = 0;
-        if (file >> pid && pid > 0) return static_cast<pid_t>(pid);
+        const std::string named = first_line(config.pid_file);
+        const long pid = std::atol(named.c_str());
+        if (pid > 0 && std::to_string(pid) == named) return static_cast<pid_t>(pid);
         if (!config.admin_listen) {
             std::fprintf(stderr, "corral: no pid in %s; is corral running?\n", config.pid_file.c_str());
             return std::nullopt;
@@ -82,34 +149,29 @@ std::optional<pid_t> find_master(const Config& config) {
                      config.path.c_str());
         return std::nullopt;
     }
-    const std::optional<nlohmann::json> status = fetch_status(config);
+    const std::optional<FetchedStatus> status = fetch_status(config);
     if (!status) return std::nullopt;
-    return static_cast<pid_t>(status->value("pid", 0));
+    return status->document.pid;
 }
 
 }  // namespace
 
 int control_reload(const Config& config) {
-    const std::optional<nlohmann::json> before = fetch_status(config);
+    const std::optional<FetchedStatus> before = fetch_status(config);
     if (!before) return kControlFailed;
-    const auto pid = static_cast<pid_t>(before->value("pid", 0));
-    if (pid <= 0 || ::kill(pid, kReloadSignal) != 0) {
-        std::perror("corral: sending SIGHUP to the master failed");
-        return kControlFailed;
-    }
+    const std::optional<MasterProcess> master = MasterProcess::open(before->document.pid, config);
+    if (!master || !master->signal(kReloadSignal)) return kControlFailed;
     const auto deadline = Clock::now() + kReloadWait;
     while (Clock::now() < deadline) {
         std::this_thread::sleep_for(kPollInterval);
-        const std::optional<nlohmann::json> now = fetch_status(config);
-        if (!now) continue;
-        if (reload_count(*now) <= reload_count(*before)) continue;
-        const nlohmann::json& last = (*now)["last_reload"];
-        if (last.is_object() && last.value("result", "") == "ok") {
-            std::printf("reloaded: generation %u serving\n", last.value("generation", 0u));
+        const std::optional<FetchedStatus> now = fetch_status(config);
+        if (!now || reload_count(now->document) <= reload_count(before->document)) continue;
+        const auto& last = now->document.last_reload;
+        if (last && last->ok) {
+            std::printf("reloaded: generation %llu serving\n", static_cast<unsigned long long>(last->generation));
             return kControlOk;
         }
-        const std::string error = last.is_object() && last["error"].is_string() ? last["error"].get<std::string>()
-                                                                                : "unknown error";
+        const std::string error = last && !last->error.empty() ? last->error : "unknown error";
         std::fprintf(stderr, "corral: reload failed: %s\n", error.c_str());
         return kControlFailed;
     }
@@ -119,51 +181,42 @@ int control_reload(const Config& config) {
 }
 
 int control_stop(const Config& config, bool fast) {
-    const std::optional<pid_t> pid = find_master(config);
+    const std::optional<pid_t> pid = find_master_pid(config);
     if (!pid) return kControlFailed;
-    if (!is_master(*pid)) {
-        std::fprintf(stderr, "corral: process %d is not a running corral master\n", *pid);
-        return kControlFailed;
-    }
-    if (::kill(*pid, fast ? kFastStopSignal : kGracefulStopSignal) != 0) {
-        std::perror("corral: signalling the master failed");
-        return kControlFailed;
-    }
+    const std::optional<MasterProcess> master = MasterProcess::open(*pid, config);
+    if (!master || !master->signal(fast ? kFastStopSignal : kGracefulStopSignal)) return kControlFailed;
     const auto limit = fast ? std::chrono::milliseconds(5s) : config.timeouts.shutdown + std::chrono::milliseconds(10s);
-    const auto deadline = Clock::now() + limit;
-    while (!process_gone(*pid)) {
-        if (Clock::now() >= deadline) {
-            std::fprintf(stderr, "corral: master %d is still running after %lld s\n", *pid,
-                         static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(limit).count()));
-            return kControlTimedOut;
-        }
-        std::this_thread::sleep_for(kPollInterval);
+    if (!master->wait_exit(limit)) {
+        std::fprintf(stderr, "corral: master %d is still running after %lld s\n", master->pid(),
+                     static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(limit).count()));
+        return kControlTimedOut;
     }
-    std::printf("stopped master %d\n", *pid);
+    std::printf("stopped master %d\n", master->pid());
     return kControlOk;
 }
 
 int control_status(const Config& config, bool json) {
-    const std::optional<nlohmann::json> status = fetch_status(config);
-    if (!status) return kControlFailed;
+    const std::optional<FetchedStatus> fetched = fetch_status(config);
+    if (!fetched) return kControlFailed;
     if (json) {
-        std::printf("%s\n", status->dump(2).c_str());
+        std::printf("%s\n", nlohmann::json::parse(fetched->body).dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
         return kControlOk;
     }
-    std::printf("master %d: %s, generation %u, %u reloads (%u failed), %u worker restarts\n",
-                status->value("pid", 0), status->value("state", "?").c_str(), status->value("generation", 0u),
-                status->value("reloads", 0u), status->value("reload_failures", 0u),
-                status->value("worker_restarts", 0u));
-    const nlohmann::json& last = (*status)["last_reload"];
-    if (last.is_object()) {
-        std::printf("last reload: %s%s%s\n", last.value("result", "?").c_str(), last["error"].is_string() ? ": " : "",
-                    last["error"].is_string() ? last["error"].get<std::string>().c_str() : "");
+    const StatusDocument& status = fetched->document;
+    std::printf("master %d: %s, generation %llu, %llu reloads (%llu failed), %llu worker restarts\n", status.pid,
+                status.state.c_str(), static_cast<unsigned long long>(status.generation),
+                static_cast<unsigned long long>(status.reloads), static_cast<unsigned long long>(status.reload_failures),
+                static_cast<unsigned long long>(status.worker_restarts));
+    if (status.last_reload) {
+        const auto& last = *status.last_reload;
+        std::printf("last reload: %s%s%s\n", last.ok ? "ok" : "failed", last.error.empty() ? "" : ": ",
+                    last.error.c_str());
     }
     std::printf("%8s %10s %9s %12s %10s\n", "PID", "GENERATION", "STATE", "CONNECTIONS", "ACCEPTED");
-    for (const nlohmann::json& worker : (*status)["workers"]) {
-        std::printf("%8d %10u %9s %12llu %10llu\n", worker.value("pid", 0), worker.value("generation", 0u),
-                    worker.value("state", "?").c_str(), worker.value("connections", 0ull),
-                    worker.value("accepted", 0ull));
+    for (const StatusDocument::Worker& worker : status.workers) {
+        std::printf("%8d %10llu %9s %12llu %10llu\n", worker.pid, static_cast<unsigned long long>(worker.generation),
+                    worker.state.c_str(), static_cast<unsigned long long>(worker.connections),
+                    static_cast<unsigned long long>(worker.accepted));
     }
     return kControlOk;
 }
