@@ -281,10 +281,11 @@ private:
         }
         LimitsConfig& limits = config_.limits;
         TimeoutsConfig& timeouts = config_.timeouts;
-        const std::array<Key, 4> limit_keys{{
+        const std::array<Key, 5> limit_keys{{
             {"max_connections", as_integer(1, 1'000'000, limits.max_connections)},
             {"read_buffer", as_size(512, 64 << 20, limits.read_buffer)},
             {"max_output_buffer", as_size(1, 1 << 30, limits.max_output_buffer)},
+            {"max_worker_output", as_size(64 << 10, 1ull << 40, limits.max_worker_output)},
             {"nofile", as_integer(1, 1 << 20, limits.nofile)},
         }};
         const std::array<Key, 3> timeout_keys{{

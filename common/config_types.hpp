@@ -40,6 +40,7 @@ struct LimitsConfig {
     std::uint32_t max_connections = 10000;
     std::size_t read_buffer = 16 * 1024;
     std::size_t max_output_buffer = 1024 * 1024;
+    std::size_t max_worker_output = 64 * 1024 * 1024;
     std::uint64_t nofile = 65536;
 };
 

@@ -47,7 +47,7 @@ MessageBuffer encode_message(const Message& message) {
     std::byte* field = packet.data() + 8;
     const WorkerCounters& c = message.counters;
     for (std::uint64_t value : {c.active_connections, c.accepted, c.bytes_received, c.bytes_sent,
-                                c.accept_wakeups, c.accept_wakeups_empty}) {
+                                c.accept_wakeups, c.accept_wakeups_empty, c.output_queued}) {
         put_u64(field, value);
         field += 8;
     }
@@ -82,7 +82,7 @@ std::optional<Message> decode_message(std::span<const std::byte> packet, std::st
     const std::byte* field = packet.data() + 8;
     WorkerCounters& c = message.counters;
     for (std::uint64_t* value : {&c.active_connections, &c.accepted, &c.bytes_received, &c.bytes_sent,
-                                 &c.accept_wakeups, &c.accept_wakeups_empty}) {
+                                 &c.accept_wakeups, &c.accept_wakeups_empty, &c.output_queued}) {
         *value = get_u64(field);
         field += 8;
     }

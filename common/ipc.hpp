@@ -14,7 +14,7 @@
 
 namespace corral {
 
-inline constexpr std::uint8_t kProtocolVersion = 1;
+inline constexpr std::uint8_t kProtocolVersion = 2;
 
 enum class MessageType : std::uint8_t {
     // worker -> master
@@ -34,11 +34,13 @@ struct WorkerCounters {
     std::uint64_t bytes_sent = 0;
     std::uint64_t accept_wakeups = 0;
     std::uint64_t accept_wakeups_empty = 0;
+    std::uint64_t output_queued = 0;  // unsent bytes held for all connections now
 
     bool operator==(const WorkerCounters&) const = default;
 };
 
-// Adds the running totals of `more` to `total`; the gauge (active_connections) is left alone.
+// Adds the running totals of `more` to `total`; the gauges (active_connections, output_queued)
+// are left alone.
 void add_totals(WorkerCounters& total, const WorkerCounters& more);
 
 struct Message {
@@ -49,7 +51,7 @@ struct Message {
 };
 
 // Header (version, type, 6 bytes reserved as zero) followed by the counters.
-inline constexpr std::size_t kMessageSize = 8 + 6 * 8;
+inline constexpr std::size_t kMessageSize = 8 + 7 * 8;
 
 using MessageBuffer = std::array<std::byte, kMessageSize>;
 

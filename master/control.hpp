@@ -5,7 +5,7 @@
 
 namespace corral {
 
-// Exit codes, as SPEC's CLI section gives them.
+// Exit codes, as corral(8) gives them.
 inline constexpr int kControlOk = 0;
 inline constexpr int kControlFailed = 1;
 inline constexpr int kControlTimedOut = 3;

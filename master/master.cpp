@@ -28,7 +28,7 @@ namespace {
 
 constexpr std::chrono::milliseconds kTick{100};
 // A fast stop asks workers to exit at once; one that has not after this is killed, so the master
-// is gone well within the second that SPEC allows.
+// is gone well within the second that corral(8) promises.
 constexpr std::chrono::milliseconds kFastStopGrace{500};
 // Workers enforce timeouts.shutdown themselves; this is how much longer the master waits before
 // it stops trusting them.

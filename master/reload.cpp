@@ -12,7 +12,7 @@
 namespace corral {
 namespace {
 
-// SPEC: a new generation that is not ready within this has failed.
+// corral(8): a new generation that is not ready within this has failed.
 constexpr std::chrono::seconds kReadyLimit{10};
 
 }  // namespace

@@ -91,6 +91,12 @@ std::string Master::metrics_text() const {
         append_sample(out, "corral_connections_active", "worker=\"" + std::to_string(worker->pid) + "\"",
                       worker->counters.active_connections);
     }
+    append_metric(out, "corral_output_queued_bytes", "gauge",
+                  "Unsent bytes a worker holds for its connections (bounded by limits.max_worker_output).");
+    for (const auto& worker : supervisor_.workers()) {
+        append_sample(out, "corral_output_queued_bytes", "worker=\"" + std::to_string(worker->pid) + "\"",
+                      worker->counters.output_queued);
+    }
     append_metric(out, "corral_connections_accepted_total", "counter", "Connections accepted per worker.");
     for (const auto& worker : supervisor_.workers()) {
         append_sample(out, "corral_connections_accepted_total", "worker=\"" + std::to_string(worker->pid) + "\"",

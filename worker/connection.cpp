@@ -1,10 +1,23 @@
 // ConnectionTable: opening, closing and timing out connections.
 #include "worker/connection.hpp"
 
+#include <algorithm>
+#include <vector>
+
 #include "common/log.hpp"
+#include "common/units.hpp"
 #include "worker/echo.hpp"
 
 namespace corral {
+namespace {
+
+// How long the worker may stay over limits.max_worker_output before it closes connections: long
+// enough for slow readers to catch up, short against a client that never will.
+constexpr std::chrono::seconds kOverBudgetGrace{5};
+// One warning per spell of spent budget, and no more often than this.
+constexpr std::chrono::seconds kBudgetWarningQuietPeriod{10};
+
+}  // namespace
 
 void Connection::handle_event(std::uint32_t ready) {
     if (!open) return;  // closed earlier in this batch
@@ -53,6 +66,7 @@ void ConnectionTable::close(Connection& connection) {
     connection.open = false;
     unlink_idle(connection);
     connection.fd.close();
+    queued_ -= connection.output.size();
     connection.output.clear(chunks_);
     --active_;
     closed_.push_back(&connection);
@@ -90,6 +104,56 @@ void ConnectionTable::close_idle(Clock::time_point now) {
 
 void ConnectionTable::close_all() {
     while (oldest_ != nullptr) close(*oldest_);
+}
+
+void ConnectionTable::queue_output(Connection& connection, std::span<const char> bytes) {
+    connection.output.append(bytes, chunks_);
+    queued_ += bytes.size();
+}
+
+std::int64_t ConnectionTable::flush_output(Connection& connection) {
+    const std::int64_t written = connection.output.write_to(connection.fd.get(), chunks_);
+    if (written > 0) queued_ -= static_cast<std::size_t>(written);
+    return written;
+}
+
+void ConnectionTable::enforce_output_budget(Clock::time_point now) {
+    if (!output_budget_spent()) {
+        over_budget_since_.reset();
+        return;
+    }
+    const std::string limit = format_size(limits_.max_worker_output);
+    if (!over_budget_since_) {
+        over_budget_since_ = now;
+        if (now - budget_logged_at_ >= kBudgetWarningQuietPeriod) {
+            budget_logged_at_ = now;
+            log_warning("unsent output reached limits.max_worker_output (%s) over %zu connections; not reading "
+                        "from those with output waiting",
+                        limit.c_str(), active_);
+        }
+        return;
+    }
+    if (now - *over_budget_since_ < kOverBudgetGrace) return;
+    // Their clients are not reading: the ones owed the most go first, down to three quarters of
+    // the budget so that this does not start again at once.
+    std::vector<Connection*> holding;
+    for (Connection& connection : slots_) {
+        if (connection.open && !connection.output.empty()) holding.push_back(&connection);
+    }
+    std::sort(holding.begin(), holding.end(),
+              [](const Connection* a, const Connection* b) { return a->output.size() > b->output.size(); });
+    const std::size_t target = limits_.max_worker_output / 4 * 3;
+    const std::size_t before = queued_;
+    std::size_t closed = 0;
+    for (Connection* connection : holding) {
+        if (queued_ <= target) break;
+        close(*connection);
+        ++closed;
+    }
+    log_warning("unsent output stayed at limits.max_worker_output (%s) for %lld s; closed the %zu connections "
+                "owed the most (%zu bytes unsent)",
+                limit.c_str(), static_cast<long long>(kOverBudgetGrace.count()), closed, before - queued_);
+    over_budget_since_.reset();
 }
 
 void ConnectionTable::unlink_idle(Connection& connection) {

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -59,6 +60,22 @@ public:
     void close_idle(Clock::time_point now);
     void close_all();
 
+    // Unsent output goes through these, so that the worker's total is always known.
+    void queue_output(Connection& connection, std::span<const char> bytes);
+    // Writes what the socket takes: the number of bytes written, or -1 (errno set) when the write
+    // failed with something other than EAGAIN.
+    std::int64_t flush_output(Connection& connection);
+
+    // limits.max_output_buffer bounds one connection; this bounds the worker, whose clients could
+    // otherwise hold max_connections times that by never reading. While it is spent, connections
+    // with output waiting are not read (each other one can add at most one read's worth).
+    bool output_budget_spent() const { return queued_ >= limits_.max_worker_output; }
+    std::size_t output_queued() const { return queued_; }
+    // Called on every tick. Logs when the budget is spent; if it stays spent for a while, closes
+    // the connections holding the most until the worker is well within it again. O(connections)
+    // then, nothing otherwise.
+    void enforce_output_budget(Clock::time_point now);
+
     std::size_t active() const { return active_; }
     const LimitsConfig& limits() const { return limits_; }
     std::span<char> scratch() { return scratch_; }
@@ -80,6 +97,9 @@ private:
     Connection* oldest_ = nullptr;
     Connection* newest_ = nullptr;
     std::size_t active_ = 0;
+    std::size_t queued_ = 0;  // unsent bytes over every connection
+    std::optional<Clock::time_point> over_budget_since_;
+    Clock::time_point budget_logged_at_{};
     std::vector<char> scratch_;  // where every read lands first; most bytes never leave it
     ChunkPool chunks_;
 };

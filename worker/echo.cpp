@@ -1,7 +1,8 @@
 // Echo. The common case costs one read() and one write(): bytes land in the worker's scratch
 // buffer and go straight back. Only what the peer does not take at once is copied into the
-// connection's output queue, and while max_output_buffer bytes wait there the connection is not
-// read, so a client that never reads cannot make the worker grow.
+// connection's output queue. A read never asks for more than the queue has room for, since none
+// of it may be written at once, and a connection with output waiting is not read while its queue
+// is full or the worker's budget spent, so clients that never read cannot make the worker grow.
 #include "worker/echo.hpp"
 
 #include <sys/epoll.h>
@@ -26,7 +27,7 @@ void close_on_error(Connection& connection, const char* call) {
 
 void flush_output(Connection& connection) {
     ConnectionTable& table = *connection.table;
-    const std::int64_t written = connection.output.write_to(connection.fd.get(), table.chunks());
+    const std::int64_t written = table.flush_output(connection);
     if (written < 0) {
         close_on_error(connection, "writev");
         return;
@@ -46,17 +47,13 @@ void flush_output(Connection& connection) {
 void read_and_echo(Connection& connection) {
     ConnectionTable& table = *connection.table;
     const std::size_t max_output = table.limits().max_output_buffer;
-    std::span<char> scratch = table.scratch();
-    std::size_t room = scratch.size();
-    if (!connection.output.empty()) {
-        room = connection.output.size() >= max_output
-                   ? 0
-                   : std::min(room, max_output - connection.output.size());
-    }
-    if (room == 0) {
+    const std::size_t queued = connection.output.size();
+    if (queued >= max_output || (queued > 0 && table.output_budget_spent())) {
         table.watch(connection, EPOLLOUT);
         return;
     }
+    std::span<char> scratch = table.scratch();
+    const std::size_t room = std::min(scratch.size(), max_output - queued);
 
     const ssize_t received = ::read(connection.fd.get(), scratch.data(), room);
     if (received < 0) {
@@ -85,8 +82,8 @@ void read_and_echo(Connection& connection) {
         }
         if (pending.empty()) return;
     }
-    connection.output.append(pending, table.chunks());
-    const bool full = connection.output.size() >= max_output;
+    table.queue_output(connection, pending);
+    const bool full = connection.output.size() >= max_output || table.output_budget_spent();
     table.watch(connection, full ? EPOLLOUT : (EPOLLIN | EPOLLOUT));
 }
 

@@ -174,6 +174,7 @@ void Worker::on_tick() {
     const Clock::time_point now = Clock::now();
     send_to_master(MessageType::heartbeat);
     connections_.close_idle(now);
+    connections_.enforce_output_budget(now);
     if (draining_ && now >= drain_deadline_) {
         log_notice("shutdown timeout reached; closing %zu connections", connections_.active());
         stop_now_ = true;
@@ -219,6 +220,7 @@ WorkerCounters Worker::counters() const {
         .bytes_sent = connections_.bytes_sent,
         .accept_wakeups = acceptor_.wakeups,
         .accept_wakeups_empty = acceptor_.empty_wakeups,
+        .output_queued = connections_.output_queued(),
     };
 }
 

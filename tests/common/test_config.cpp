@@ -80,6 +80,7 @@ TEST_CASE("a config with only one listener has every default") {
     CHECK(config.limits.max_connections == 10000);
     CHECK(config.limits.read_buffer == 16 * 1024);
     CHECK(config.limits.max_output_buffer == 1024 * 1024);
+    CHECK(config.limits.max_worker_output == 64 * 1024 * 1024);
     CHECK(config.limits.nofile == 65536);
     CHECK(config.timeouts.idle == 60s);
     CHECK(config.timeouts.shutdown == 30s);
@@ -185,6 +186,8 @@ TEST_CASE("the edges of every range are accepted") {
     CHECK(parse_valid(limits + "  read_buffer: 64MiB\n").limits.read_buffer == 64u << 20);
     CHECK(parse_valid(limits + "  max_output_buffer: 1\n").limits.max_output_buffer == 1);
     CHECK(parse_valid(limits + "  max_output_buffer: 1GiB\n").limits.max_output_buffer == 1u << 30);
+    CHECK(parse_valid(limits + "  max_worker_output: 64KiB\n").limits.max_worker_output == 64u << 10);
+    CHECK(parse_valid(limits + "  max_worker_output: 1024GiB\n").limits.max_worker_output == 1ull << 40);
     CHECK(parse_valid(limits + "  nofile: 1\n").limits.nofile == 1);
     CHECK(parse_valid(limits + "  nofile: 1048576\n").limits.nofile == 1048576);
     const std::string timeouts = kMinimal + "timeouts:\n";
@@ -461,6 +464,10 @@ TEST_CASE("limits are checked against their ranges and units") {
          "limits.read_buffer: expected a size from 512 to 64MiB, got \"65537KiB\""},
         {limits + "  read_buffer: {size: 1}\n", 4, 16,
          "limits.read_buffer: expected a size like 16KiB, got a map"},
+        {limits + "  max_worker_output: 1MB\n", 4, 22,
+         "limits.max_worker_output: expected a size like 16KiB, got \"1MB\" (did you mean \"1MiB\"?)"},
+        {limits + "  max_worker_output: 1KiB\n", 4, 22,
+         "limits.max_worker_output: expected a size from 64KiB to 1024GiB, got \"1KiB\""},
         {limits + "  max_output_buffer: 0\n", 4, 22,
          "limits.max_output_buffer: expected a size from 1 to 1GiB, got \"0\""},
         {limits + "  max_output_buffer: 1025MiB\n", 4, 22,
@@ -557,12 +564,12 @@ TEST_CASE("every error in a document is reported, in document order") {
         "test.yaml:9:16: error: limits.read_buffer: expected a size like 16KiB, got \"16KB\" (did "
         "you mean \"16KiB\"?)",
         "test.yaml:10:3: error: unknown key \"limits.bogus\"; known keys in limits: "
-        "max_connections, read_buffer, max_output_buffer, nofile",
+        "max_connections, read_buffer, max_output_buffer, max_worker_output, nofile",
     };
     CHECK(lines == expected);
 }
 
-TEST_CASE("the example in SPEC.md is valid except for the http listener") {
+TEST_CASE("the documented example configuration is valid except for the http listener") {
     const ConfigResult result = parse(
         "workers: auto               # \"auto\" = online CPUs, or 1..1024\n"
         "listen:                     # one or more\n"

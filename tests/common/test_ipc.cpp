@@ -42,7 +42,7 @@ TEST_CASE("truncated, oversized and garbage packets are rejected with a reason")
     CHECK_FALSE(decode_message(longer, error));
 
     MessageBuffer other_version = good;
-    other_version[0] = std::byte{2};
+    other_version[0] = std::byte{kProtocolVersion + 1};
     CHECK_FALSE(decode_message(other_version, error));
     CHECK(error.find("version") != std::string::npos);
 

@@ -1,6 +1,8 @@
 // The echo service as a client sees it: exact bytes, concurrency, every worker accepting, every
 // kind of listener, bounded memory, idle timeout and the connection limit.
 #include <doctest/doctest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -12,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/support/admin.hpp"
 #include "tests/support/client.hpp"
 #include "tests/support/configs.hpp"
 #include "tests/support/corral_process.hpp"
@@ -29,6 +32,63 @@ bool echoes_large(int fd, const std::string& payload) {
     const std::string back = receive_exactly(fd, payload.size());
     sender.join();
     return sent && back == payload;
+}
+
+// Sends from every client, none of which reads, until the server pushes back: no room to send
+// appears on any of them for a whole second. Returns the bytes each one sent.
+std::vector<std::size_t> send_until_pushed_back(const std::vector<Fd>& clients) {
+    const std::string block = pattern_bytes(64 * 1024, 11);
+    std::vector<std::size_t> sent(clients.size(), 0);
+    std::vector<pollfd> watched;
+    for (const Fd& client : clients) watched.push_back(pollfd{.fd = client.get(), .events = POLLOUT, .revents = 0});
+    while (::poll(watched.data(), watched.size(), 1000) > 0) {
+        for (std::size_t i = 0; i < clients.size(); ++i) {
+            if ((watched[i].revents & POLLOUT) == 0) continue;
+            const ssize_t n = ::send(clients[i].get(), block.data(), block.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (n > 0) sent[i] += static_cast<std::size_t>(n);
+            if (n < 0 && errno != EAGAIN) watched[i].fd = -1;  // closed by the server
+        }
+        std::size_t total = 0;
+        for (std::size_t bytes : sent) total += bytes;
+        REQUIRE(total < 2048u * 1024 * 1024);  // the server must push back long before this
+    }
+    return sent;
+}
+
+// Clients with a small receive buffer, so that the kernel holds little on their behalf.
+std::vector<Fd> small_window_clients(std::uint16_t port, int count) {
+    std::vector<Fd> clients;
+    for (int i = 0; i < count; ++i) {
+        Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        const int size = 4096;
+        ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_port = htons(port);
+        address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        REQUIRE(::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+        clients.push_back(std::move(fd));
+    }
+    return clients;
+}
+
+// The worker's unsent bytes as /metrics reports them, once two heartbeats agree.
+std::uint64_t output_queued(std::uint16_t admin) {
+    std::uint64_t previous = ~0ull;
+    const auto deadline = std::chrono::steady_clock::now() + kPatience;
+    while (std::chrono::steady_clock::now() < deadline) {
+        const auto metrics = admin_fetch(admin, "/metrics");
+        REQUIRE(metrics);
+        const std::string name = "corral_output_queued_bytes{";
+        const std::size_t at = metrics->body.find(name);
+        REQUIRE(at != std::string::npos);
+        const std::uint64_t queued = std::stoull(metrics->body.substr(metrics->body.find(' ', at) + 1));
+        if (queued == previous) return queued;
+        previous = queued;
+        std::this_thread::sleep_for(300ms);  // a heartbeat is due every 250 ms
+    }
+    FAIL("corral_output_queued_bytes did not settle");
+    return previous;
 }
 
 }  // namespace
@@ -134,6 +194,60 @@ TEST_CASE("a stale unix socket file is replaced, a live one is not") {
     Fd client = connect_to(path, 0);
     REQUIRE(client);
     CHECK(echoes(client.get(), "after a crash"));
+}
+
+TEST_CASE("a read never takes more than the room left in the connection's output queue") {
+    // A read buffer far larger than the queue: none of a read may be written at once.
+    const std::uint16_t admin = free_port();
+    CorralProcess corral(admin_config(1, admin, "limits:\n  read_buffer: 64KiB\n  max_output_buffer: 4KiB\n"));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    const std::vector<Fd> clients = small_window_clients(ports[0], 20);
+    send_until_pushed_back(clients);
+    const std::uint64_t queued = output_queued(admin);
+    MESSAGE("20 clients that never read: ", queued, " bytes queued in the worker");
+    CHECK(queued <= 20 * 4 * 1024);
+}
+
+TEST_CASE("limits.max_worker_output bounds what all of a worker's connections hold; those owed most are closed") {
+    const std::uint16_t admin = free_port();
+    CorralProcess corral(admin_config(
+        1, admin, "limits:\n  read_buffer: 16KiB\n  max_output_buffer: 1MiB\n  max_worker_output: 2MiB\n"));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    const pid_t worker = corral.workers().at(0);
+    const std::size_t before_kib = resident_kib(worker);
+
+    const std::vector<Fd> clients = small_window_clients(ports[0], 20);
+    send_until_pushed_back(clients);
+    const std::uint64_t queued = output_queued(admin);
+    const std::size_t after_kib = resident_kib(worker);
+    MESSAGE("20 clients that never read, 1MiB each allowed: ", queued, " bytes queued; worker RSS ", before_kib,
+            " -> ", after_kib, " KiB");
+    // The budget, plus at most one read for each connection that had nothing waiting.
+    CHECK(queued <= 2 * 1024 * 1024 + 20 * 16 * 1024);
+    CHECK(corral.wait_for_log("unsent output reached limits.max_worker_output (2MiB) over 20 connections"));
+
+    // Nobody reads: after the grace period the connections owed the most are closed.
+    REQUIRE(corral.wait_for_log("closed the "));
+    CHECK(output_queued(admin) <= 3 * 512 * 1024);
+    std::size_t closed = 0;
+    for (const Fd& client : clients) {
+        // Whatever was echoed comes first; a closed one then ends (or is reset).
+        char buffer[65536];
+        for (;;) {
+            pollfd readable{.fd = client.get(), .events = POLLIN, .revents = 0};
+            if (::poll(&readable, 1, 200) <= 0) break;
+            const ssize_t got = ::recv(client.get(), buffer, sizeof buffer, MSG_DONTWAIT);
+            if (got <= 0) {
+                ++closed;
+                break;
+            }
+        }
+    }
+    MESSAGE(closed, " of 20 connections were closed");
+    CHECK(closed > 0);
+    CHECK(closed < 20);
 }
 
 TEST_CASE("a client that sends without reading cannot grow the worker's memory") {
