@@ -293,7 +293,8 @@ private:
             {"shutdown", as_duration(std::chrono::seconds{0}, timeouts.shutdown)},
             {"heartbeat", as_duration(std::chrono::seconds{1}, timeouts.heartbeat)},
         }};
-        const std::array<Key, 1> admin_keys{{{"listen", as_address(config_.admin_listen)}}};
+        const std::array<Key, 2> admin_keys{{{"listen", as_address(config_.admin_listen)},
+                                              {"group", as_string(config_.admin_group)}}};
         const std::array<Key, 2> log_keys{{
             {"level", as_choice(kLogLevels, config_.log.level)},
             {"file", as_string(config_.log.file)},
@@ -311,6 +312,7 @@ private:
         }};
         const SeenKeys seen = read_map(root, "", top_keys);
         resolve_account(root);
+        resolve_admin_group(root);
         if (const auto listen = seen.find("listen"); listen == seen.end())
             fail(root.Mark(),
                  "listen: required key is missing; add at least one listener, e.g. "
@@ -388,6 +390,18 @@ private:
         if (const std::string failure = lookup_memberships(user, account.gid, account.groups); !failure.empty())
             return fail(root["user"].Mark(), "user: " + failure);
         config_.account = std::move(account);
+    }
+
+    // Who may use a unix admin socket besides its owner.
+    void resolve_admin_group(const YAML::Node& root) {
+        if (config_.admin_group.empty()) return;
+        const YAML::Mark mark = root["admin"]["group"].Mark();
+        if (config_.admin_listen && config_.admin_listen->family != AddressFamily::unix_path)
+            return fail(mark, "admin.group: applies only to a unix admin.listen; TCP has no file to own");
+        gid_t gid = 0;
+        if (const std::string failure = lookup_group(config_.admin_group, gid); !failure.empty())
+            return fail(mark, "admin.group: " + failure);
+        config_.admin_gid = gid;
     }
 
     // Two listeners on one address would fail to bind at start-up; say so now, naming both.

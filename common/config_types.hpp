@@ -70,6 +70,8 @@ struct Config {
     unsigned workers = 1;  // resolved: "auto" becomes the number of online CPUs
     std::vector<ListenConfig> listen;
     std::optional<Address> admin_listen;
+    std::string admin_group;  // a unix admin socket's group; its file is then 0660, else 0600
+    std::optional<gid_t> admin_gid;  // admin_group resolved
     LimitsConfig limits;
     TimeoutsConfig timeouts;
     std::string user;

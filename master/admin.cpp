@@ -59,8 +59,9 @@ std::string admin_response(std::string_view received_request, const AdminContent
 
 AdminServer::AdminServer(EventLoop& loop, const AdminContent& content) : loop_(loop), content_(content) {}
 
-bool AdminServer::start(Fd listener) {
+bool AdminServer::start(Fd listener, SocketFile file) {
     listener_ = WatchedFd(loop_, std::move(listener));
+    socket_file_ = std::move(file);
     if (!listener_.watch(EPOLLIN, &accept_handler_)) {
         log_error("epoll_ctl(ADD) for the admin listener failed: %m");
         return false;
@@ -163,6 +164,7 @@ void AdminServer::release_closed() { closed_.clear(); }
 void AdminServer::close_all() {
     while (!connections_.empty()) close(*connections_.back());
     listener_.close();
+    socket_file_.remove();
 }
 
 }  // namespace corral

@@ -10,6 +10,7 @@
 
 #include "common/event_loop.hpp"
 #include "common/fd.hpp"
+#include "master/socket_file.hpp"
 
 namespace corral {
 
@@ -32,8 +33,11 @@ public:
     AdminServer(const AdminServer&) = delete;
     AdminServer& operator=(const AdminServer&) = delete;
 
-    // Serves on a bound, listening, non-blocking socket. False (logged) if the loop refuses it.
-    bool start(Fd listener);
+    // Serves on a bound, listening, non-blocking socket, whose unix socket file (if this process
+    // created one) goes when the server closes. False (logged) if the loop refuses it.
+    bool start(Fd listener, SocketFile file);
+    // After a binary upgrade the socket file belongs to the new master.
+    void disown_socket_file() { socket_file_.disown(); }
     int listener_fd() const { return listener_.get(); }
 
     // Closes connections that have had their time; called on every tick.
@@ -63,6 +67,7 @@ private:
     EventLoop& loop_;
     const AdminContent& content_;
     WatchedFd listener_;
+    SocketFile socket_file_;
     MemberHandler<AdminServer> accept_handler_{this, &AdminServer::on_accept};
     std::vector<std::unique_ptr<Connection>> connections_;
     std::vector<std::unique_ptr<Connection>> closed_;

@@ -13,6 +13,7 @@
 
 #include "common/address.hpp"
 #include "common/log.hpp"
+#include "master/trusted_path.hpp"
 
 namespace corral {
 namespace {
@@ -68,10 +69,6 @@ Fd take_inherited(std::vector<InheritedSocket>& inherited, const Address& addres
     return Fd();
 }
 
-BoundListener::~BoundListener() {
-    if (owns_unix_path) ::unlink(bound.path.c_str());
-}
-
 bool BoundListener::same_identity(const ListenConfig& other) const {
     return config.address == other.address && config.balance == other.balance;
 }
@@ -83,7 +80,18 @@ std::vector<int> BoundListener::fds() const {
     return all;
 }
 
-Fd bind_listener(const Address& address, int backlog, bool reuseport, std::string& error) {
+// Binds with the umask that leaves exactly `mode` (the master is single-threaded), so the file
+// never exists with a wider one.
+int bind_with_mode(int fd, const SocketAddress& target, mode_t mode) {
+    if (mode == 0) return ::bind(fd, target.get(), target.length);
+    const mode_t previous = ::umask(~mode & 0777);
+    const int result = ::bind(fd, target.get(), target.length);
+    ::umask(previous);
+    return result;
+}
+
+Fd bind_listener(const Address& address, const BindOptions& options, SocketFile& created, std::string& error) {
+    const bool reuseport = options.reuseport;
     Fd fd(::socket(socket_family(address), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!fd) {
         error = failure("socket", address);
@@ -104,15 +112,29 @@ Fd bind_listener(const Address& address, int backlog, bool reuseport, std::strin
         error = failure("setsockopt(SO_REUSEPORT)", address);
         return Fd();
     }
-    if (address.family == AddressFamily::unix_path && !remove_stale_unix_socket(address.path, error)) {
-        return Fd();
+    const bool unix_path = address.family == AddressFamily::unix_path;
+    if (unix_path) {
+        if (const std::string unsafe = untrusted_directory(address.path, options.trusted_owners); !unsafe.empty()) {
+            error = format_address(address) + ": " + unsafe + "; refusing to create a socket there";
+            return Fd();
+        }
+        if (!remove_stale_unix_socket(address.path, error)) return Fd();
     }
     const SocketAddress target = to_socket_address(address);
-    if (::bind(fd.get(), target.get(), target.length) != 0) {
+    if (bind_with_mode(fd.get(), target, unix_path ? options.unix_mode : 0) != 0) {
         error = failure("bind", address);
         return Fd();
     }
-    if (::listen(fd.get(), backlog) != 0) {
+    if (unix_path) {
+        created = SocketFile(address.path);
+        // lchown: never through a symlink that might have replaced the file since.
+        if (options.unix_group && ::lchown(address.path.c_str(), static_cast<uid_t>(-1), *options.unix_group) != 0) {
+            error = failure("lchown", address);
+            created.remove();
+            return Fd();
+        }
+    }
+    if (::listen(fd.get(), options.backlog) != 0) {
         error = failure("listen", address);
         return Fd();
     }
@@ -120,7 +142,8 @@ Fd bind_listener(const Address& address, int backlog, bool reuseport, std::strin
 }
 
 bool bind_listeners(const std::vector<ListenConfig>& listen, unsigned slots, const ListenerList& current,
-                    std::vector<InheritedSocket>& inherited, ListenerList& result, std::string& error) {
+                    std::vector<InheritedSocket>& inherited, const std::vector<uid_t>& trusted_owners,
+                    ListenerList& result, std::string& error) {
     ListenerList bound;
     std::vector<BoundListener*> kept;
     for (const ListenConfig& config : listen) {
@@ -139,9 +162,12 @@ bool bind_listeners(const std::vector<ListenConfig>& listen, unsigned slots, con
         const bool reuseport = config.balance == Balance::reuseport;
         Fd first = take_inherited(inherited, config.address, false);
         const bool was_inherited = first.valid();
-        if (!first) first = bind_listener(config.address, config.backlog, reuseport, error);
+        if (!first) {
+            const BindOptions options{.backlog = config.backlog, .reuseport = reuseport,
+                                      .trusted_owners = trusted_owners, .unix_mode = 0, .unix_group = {}};
+            first = bind_listener(config.address, options, listener->unix_file, error);
+        }
         if (!first) return false;
-        listener->owns_unix_path = config.address.family == AddressFamily::unix_path;
         if (auto actual = local_address(first.get())) listener->bound = *actual;
         if (reuseport) listener->per_slot.push_back(std::move(first));
         else listener->shared = std::move(first);
@@ -190,7 +216,10 @@ bool listener_fds_for_slot(const ListenerList& listeners, unsigned slot,
             continue;
         }
         while (listener->per_slot.size() <= slot) {
-            Fd fd = bind_listener(listener->bound, listener->config.backlog, true, error);
+            SocketFile none;  // reuseport sockets are TCP
+            const BindOptions options{.backlog = listener->config.backlog, .reuseport = true, .trusted_owners = {},
+                                      .unix_mode = 0, .unix_group = {}};
+            Fd fd = bind_listener(listener->bound, options, none, error);
             if (!fd) return false;
             listener->per_slot.push_back(std::move(fd));
         }

@@ -3,13 +3,17 @@
 // connections) to its replacement. A reload keeps every socket whose identity is unchanged.
 #pragma once
 
+#include <sys/types.h>
+
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "common/config_types.hpp"
 #include "common/fd.hpp"
+#include "master/socket_file.hpp"
 
 namespace corral {
 
@@ -17,14 +21,12 @@ struct BoundListener {
     BoundListener() = default;
     BoundListener(const BoundListener&) = delete;
     BoundListener& operator=(const BoundListener&) = delete;
-    // Removes the unix socket file this process created, unless handed over to a new binary.
-    ~BoundListener();
 
     ListenConfig config;
     Address bound;  // with the port the kernel chose when the config said 0
     Fd shared;  // balance: exclusive, one socket for every worker
     std::vector<Fd> per_slot;  // balance: reuseport, one socket per worker slot
-    bool owns_unix_path = false;
+    SocketFile unix_file;  // a unix socket file bound here (not inherited), removed with the listener
 
     // Same address as configured (port 0 included) and same balance: such a listener is kept.
     bool same_identity(const ListenConfig& other) const;
@@ -53,17 +55,30 @@ bool inherited_matches(const Address& inherited, const Address& configured);
 // names "admin" goes only to admin.listen (for_admin), never to a listen entry.
 Fd take_inherited(std::vector<InheritedSocket>& inherited, const Address& address, bool for_admin);
 
-// Binds one socket: SO_REUSEADDR, IPV6_V6ONLY for IPv6, SO_REUSEPORT when asked, and a stale unix
-// socket file replaced only when nothing answers on it. Invalid Fd on failure, with error naming
-// the address and the failed call.
-Fd bind_listener(const Address& address, int backlog, bool reuseport, std::string& error);
+struct BindOptions {
+    int backlog = 4096;
+    bool reuseport = false;
+    // For a unix address: who may own the directories leading to it (the master may be root,
+    // and binding creates a file there), the file's mode (0: as the umask leaves it) and group.
+    std::vector<uid_t> trusted_owners;
+    mode_t unix_mode = 0;
+    std::optional<gid_t> unix_group;
+};
+
+// Binds one socket: SO_REUSEADDR, IPV6_V6ONLY for IPv6, SO_REUSEPORT when asked. For a unix
+// address, only in a trusted directory, with a stale socket file replaced only when nothing
+// answers on it; `created` then records the file. Invalid Fd on failure, with error naming the
+// address and the failed call.
+Fd bind_listener(const Address& address, const BindOptions& options, SocketFile& created, std::string& error);
 
 // The listeners for `listen`: sockets from `current` whose identity matches are kept (their
 // backlog updated), then inherited sockets with the same address are used, and the rest bound.
 // For reuseport entries a socket exists for each of `slots` workers. On failure returns false
 // with error set; nothing in `current` has changed and whatever was newly bound is closed.
+// trusted_owners is as for BindOptions.
 bool bind_listeners(const std::vector<ListenConfig>& listen, unsigned slots, const ListenerList& current,
-                    std::vector<InheritedSocket>& inherited, ListenerList& result, std::string& error);
+                    std::vector<InheritedSocket>& inherited, const std::vector<uid_t>& trusted_owners,
+                    ListenerList& result, std::string& error);
 
 // The descriptors a worker in `slot` needs, paired with their configs; binds further reuseport
 // sockets when the slot is new.

@@ -95,15 +95,23 @@ bool Master::bind_admin(const std::optional<Address>& address, std::vector<Inher
     admin_address_ = address;
     if (!address) return true;
     Fd fd = take_inherited(inherited, *address, true);
+    SocketFile file;
     std::string error;
-    if (!fd) fd = bind_listener(*address, kAdminBacklog, false, error);
+    if (!fd) {
+        // Only the master's owner, or the members of admin.group, may ask it anything.
+        const BindOptions options{.backlog = kAdminBacklog, .reuseport = false,
+                                  .trusted_owners = trusted_owners(config()),
+                                  .unix_mode = static_cast<mode_t>(config().admin_gid ? 0660 : 0600),
+                                  .unix_group = config().admin_gid};
+        fd = bind_listener(*address, options, file, error);
+    }
     if (!fd) {
         log_error("admin: %s", error.c_str());
         return false;
     }
     if (auto bound = local_address(fd.get())) admin_address_ = *bound;
     log_info("admin endpoints on %s", format_address(*admin_address_).c_str());
-    return admin_.start(std::move(fd));
+    return admin_.start(std::move(fd), std::move(file));
 }
 
 bool Master::start() {
@@ -144,7 +152,8 @@ bool Master::start() {
     current_.number = 1;
     current_.workers = config().workers;
     current_.started = Clock::now();
-    if (!bind_listeners(config().listen, config().workers, {}, inherited, current_.listeners, error)) {
+    if (!bind_listeners(config().listen, config().workers, {}, inherited, trusted_owners(config()), current_.listeners,
+                        error)) {
         log_error("%s", error.c_str());
         return false;
     }

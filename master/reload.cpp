@@ -8,6 +8,7 @@
 #include "common/log.hpp"
 #include "common/notify.hpp"
 #include "master/master.hpp"
+#include "master/trusted_path.hpp"
 
 namespace corral {
 namespace {
@@ -51,7 +52,7 @@ void Master::begin_reload() {
     std::vector<InheritedSocket> none;
     ListenerList listeners;
     std::string error;
-    if (!bind_listeners(next.listen, next.workers, current_.listeners, none, listeners, error)) {
+    if (!bind_listeners(next.listen, next.workers, current_.listeners, none, trusted_owners(next), listeners, error)) {
         log_error("%s", error.c_str());
         fail_reload(error);
         return;

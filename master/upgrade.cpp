@@ -89,7 +89,8 @@ void Master::check_upgrade_deadline(Clock::time_point now) {
 void Master::on_upgrade_complete() {
     log_notice("binary upgrade: new master %d is ready; this master drains and exits", upgrade_child_);
     // The sockets and the pid file belong to the new master now.
-    for (const auto& listener : current_.listeners) listener->owns_unix_path = false;
+    for (const auto& listener : current_.listeners) listener->unix_file.disown();
+    admin_.disown_socket_file();
     // systemd follows the new master from now on (NotifyAccess=main suffices).
     notify_main_pid(upgrade_child_);
     upgrade_child_ = 0;

@@ -304,7 +304,7 @@ TEST_CASE("unknown keys are errors with a suggestion when one is close") {
         {kMinimal + "timeouts:\n  connect: 5s\n", 4, 3,
          "unknown key \"timeouts.connect\"; known keys in timeouts: idle, shutdown, heartbeat"},
         {kMinimal + "admin:\n  port: 9100\n", 4, 3,
-         "unknown key \"admin.port\"; known keys in admin: listen"},
+         "unknown key \"admin.port\"; known keys in admin: listen, group"},
         {kMinimal + "log:\n  format: json\n", 4, 3,
          "unknown key \"log.format\"; known keys in log: level, file"},
         {"listen:\n  - address: 127.0.0.1:7000\n    tls: true\n", 3, 5,
@@ -524,6 +524,19 @@ TEST_CASE("user and group must exist; strings must be scalars") {
          "mean \"warning\"?)"},
         {kMinimal + "log:\n  level: verbose\n", 4, 10,
          "log.level: expected one of debug, info, notice, warning, error, got \"verbose\""},
+    });
+}
+
+TEST_CASE("admin.group names the group of a unix admin socket") {
+    const Config config = parse_valid(kMinimal + "admin:\n  listen: unix:/run/corral/admin.sock\n  group: root\n");
+    CHECK(config.admin_group == "root");
+    CHECK(config.admin_gid == 0u);
+    CHECK_FALSE(parse_valid(kMinimal + "admin:\n  listen: unix:/run/corral/admin.sock\n").admin_gid);
+    check_single_errors({
+        {kMinimal + "admin:\n  listen: 127.0.0.1:9100\n  group: root\n", 5, 10,
+         "admin.group: applies only to a unix admin.listen; TCP has no file to own"},
+        {kMinimal + "admin:\n  listen: unix:/run/a.sock\n  group: corral-test-no-such-group\n", 5, 10,
+         "admin.group: no group named \"corral-test-no-such-group\" on this system"},
     });
 }
 
