@@ -148,6 +148,8 @@ bool Master::start() {
     }
     watchdog_interval_ = watchdog_interval();
     std::vector<InheritedSocket> inherited = take_inherited_sockets(previous_master_);
+    // Until the previous master has handed over, it is the main pid and feeds the watchdog.
+    if (previous_master_ > 0) next_watchdog_ = Clock::time_point::max();
     std::string error;
     current_.number = 1;
     current_.workers = config().workers;

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
+#include <string>
 #include <cstring>
 
 #include "common/fault_injection.hpp"
@@ -20,6 +22,8 @@ namespace {
 
 // Starting a binary and its workers takes well under a second; this is only for one that hangs.
 constexpr std::chrono::seconds kUpgradeLimit{30};
+// Time for the previous master to act on our SIGTERM and send MAINPID= before our first ping.
+constexpr std::chrono::milliseconds kFirstPingAfterHandover{100};
 
 }  // namespace
 
@@ -54,6 +58,9 @@ void Master::begin_upgrade() {
     }
     if (child == 0) {
         fault_injection::pause_after_fork();
+        // The watchdog follows the main pid, which the new master becomes: systemd's
+        // WATCHDOG_PID names this master, and with it sd_watchdog_enabled() would say no there.
+        if (std::getenv("WATCHDOG_PID") != nullptr) ::setenv("WATCHDOG_PID", std::to_string(::getpid()).c_str(), 1);
         sigset_t none;
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -91,8 +98,10 @@ void Master::on_upgrade_complete() {
     // The sockets and the pid file belong to the new master now.
     for (const auto& listener : current_.listeners) listener->unix_file.disown();
     admin_.disown_socket_file();
-    // systemd follows the new master from now on (NotifyAccess=main suffices).
+    // systemd follows the new master from now on (NotifyAccess=main suffices); it also feeds the
+    // watchdog, and pings from here would only be refused.
     notify_main_pid(upgrade_child_);
+    watchdog_interval_.reset();
     upgrade_child_ = 0;
     begin_graceful_stop("replaced by a new binary");
 }
@@ -107,6 +116,9 @@ void Master::abandon_upgrade(int stop_signal) {
 
 void Master::tell_previous_master() {
     if (previous_master_ <= 0) return;
+    // The previous master names this one MAINPID= as soon as it hears from us; until then
+    // systemd would refuse our pings.
+    next_watchdog_ = Clock::now() + kFirstPingAfterHandover;
     if (::getppid() != previous_master_) {
         log_warning("the master that started this one (%d) is gone", previous_master_);
     } else if (::kill(previous_master_, kGracefulStopSignal) != 0) {

@@ -58,6 +58,11 @@ check "StatusText names the workers" wait_until 5 bash -c '[[ $(systemctl show c
 echo "StatusText: $(property StatusText)"
 check "runs as the corral user" bash -c '[[ $(ps -o user= -p "$(systemctl show corral -p MainPID --value)") == corral ]]'
 check "echo on the default port" echoes
+check "workers hold no capabilities and have no_new_privs" bash -c '
+    for worker in $(pgrep -x corral-worker); do
+        grep -Eq "^CapEff:\s+0+$" /proc/$worker/status && grep -Eq "^CapPrm:\s+0+$" /proc/$worker/status &&
+            grep -Eq "^CapAmb:\s+0+$" /proc/$worker/status && grep -Eq "^NoNewPrivs:\s+1$" /proc/$worker/status || exit 1
+    done'
 
 sed -i 's/^workers: .*/workers: 3/' "$config"
 check "systemctl reload after changing workers" systemctl reload corral
@@ -84,6 +89,20 @@ check "a stopped worker is killed (heartbeat)" wait_until 20 bash -c "! kill -0 
 check "and replaced" wait_until 20 workers_are 3
 check "the watchdog never fired" bash -c '! journalctl -u corral --no-pager | grep -qi watchdog'
 check "no restart: same main pid" bash -c "[[ \$(systemctl show corral -p MainPID --value) == $main_pid && \$(systemctl show corral -p NRestarts --value) == 0 ]]"
+
+# Binary upgrade: the new master becomes the unit's main pid and feeds the watchdog from then on.
+kill -USR2 "$main_pid"
+check "USR2: MainPID becomes the new master" wait_until 30 bash -c "[[ \$(systemctl show corral -p MainPID --value) != $main_pid ]]"
+new_main_pid=$(property MainPID)
+check "the old master leaves" wait_until 30 bash -c "! kill -0 $main_pid 2>/dev/null"
+check "the new main pid is a corral master" bash -c "[[ \$(cat /proc/$new_main_pid/comm) == corral-master ]]"
+check "echo after the upgrade" echoes
+watchdog_sec=$(($(property WatchdogUSec | sed 's/s$//')))
+echo "waiting past WatchdogSec (${watchdog_sec}s) after the upgrade"
+sleep $((watchdog_sec + 5))
+check "after WatchdogSec: active/running, same main pid, NRestarts=0" bash -c "[[ \$(systemctl show corral -p ActiveState --value) == active && \$(systemctl show corral -p MainPID --value) == $new_main_pid && \$(systemctl show corral -p NRestarts --value) == 0 ]]"
+check "the watchdog still never fired" bash -c '! journalctl -u corral --no-pager | grep -qi watchdog'
+check "echo after WatchdogSec" echoes
 
 check "systemctl stop" systemctl stop corral
 check "inactive after stop" bash -c '[[ $(systemctl show corral -p ActiveState --value) == inactive ]]'

@@ -277,6 +277,40 @@ TEST_CASE("sd_notify: after a binary upgrade the old master names the new one wi
     CHECK(corral.wait_exit() == 0);
 }
 
+TEST_CASE("sd_notify: after a binary upgrade the new master keeps the watchdog fed") {
+    NotifySocket notify;
+    const std::uint16_t admin = free_port();
+    // WATCHDOG_PID names the master, as systemd sets it for the service's main process.
+    CorralProcess corral(admin_config(1, admin), {notify.environment(), "WATCHDOG_USEC=2000000"},
+                         {"sh", "-c", "WATCHDOG_PID=$$ exec \"$@\"", "sh"});
+    REQUIRE(corral.wait_ready().size() == 1);
+    const pid_t old_master = corral.pid();
+    REQUIRE(notify.wait_for_from(old_master, "WATCHDOG=1") >= 0);
+
+    corral.signal(SIGUSR2);
+    const int main_pid = notify.wait_for("MAINPID=");
+    REQUIRE(main_pid >= 0);
+    const pid_t new_master = std::stoi(notify.messages()[main_pid].substr(notify.messages()[main_pid].find('=') + 1));
+    CHECK(corral.wait_exit() == 0);
+    corral.adopt(new_master);
+    // Pings from the new master for longer than WATCHDOG_USEC after the handover.
+    int ping = main_pid;
+    for (int i = 0; i < 4; ++i) {
+        ping = notify.wait_for_from(new_master, "WATCHDOG=1", static_cast<std::size_t>(ping) + 1);
+        REQUIRE(ping > main_pid);
+    }
+    // The old master stops pinging once it has named the new one: it is no longer the main pid.
+    const std::vector<std::string> messages = notify.messages();
+    const std::vector<pid_t> senders = notify.senders();
+    for (std::size_t i = static_cast<std::size_t>(main_pid) + 1; i < messages.size(); ++i) {
+        CHECK_FALSE((senders[i] == old_master && messages[i] == "WATCHDOG=1"));
+    }
+    MESSAGE("longest gap between pings across the upgrade: ", notify.longest_gap("WATCHDOG=1").count(), " ms");
+    CHECK(notify.longest_gap("WATCHDOG=1") < 2000ms);
+    corral.signal(SIGTERM);
+    CHECK(corral.wait_exit() == 0);
+}
+
 TEST_CASE("sd_notify: a new generation that dies while starting: RELOADING=1, then READY=1 saying it failed") {
     NotifySocket notify;
     const std::uint16_t admin = free_port();

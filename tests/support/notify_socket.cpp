@@ -17,6 +17,9 @@ NotifySocket::NotifySocket() : path_(dir_.path() + "/notify") {
     address.sun_family = AF_UNIX;
     std::strncpy(address.sun_path, path_.c_str(), sizeof address.sun_path - 1);
     ::bind(socket_.get(), reinterpret_cast<sockaddr*>(&address), sizeof address);
+    // As systemd does: the kernel attaches each sender's credentials.
+    const int on = 1;
+    ::setsockopt(socket_.get(), SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
     reader_ = std::thread([this] {
         char buffer[4096];
         for (;;) {
@@ -26,11 +29,27 @@ NotifySocket::NotifySocket() : path_(dir_.path() + "/notify") {
             }
             pollfd readable{.fd = socket_.get(), .events = POLLIN, .revents = 0};
             if (::poll(&readable, 1, 50) <= 0) continue;
-            const ssize_t got = ::recv(socket_.get(), buffer, sizeof buffer, 0);
+            iovec data{.iov_base = buffer, .iov_len = sizeof buffer};
+            alignas(cmsghdr) char control[CMSG_SPACE(sizeof(ucred))] = {};
+            msghdr header{};
+            header.msg_iov = &data;
+            header.msg_iovlen = 1;
+            header.msg_control = control;
+            header.msg_controllen = sizeof control;
+            const ssize_t got = ::recvmsg(socket_.get(), &header, 0);
             if (got <= 0) continue;
+            pid_t sender = 0;
+            for (cmsghdr* part = CMSG_FIRSTHDR(&header); part != nullptr; part = CMSG_NXTHDR(&header, part)) {
+                if (part->cmsg_level == SOL_SOCKET && part->cmsg_type == SCM_CREDENTIALS) {
+                    ucred credentials{};
+                    std::memcpy(&credentials, CMSG_DATA(part), sizeof credentials);
+                    sender = credentials.pid;
+                }
+            }
             std::lock_guard lock(mutex_);
             messages_.emplace_back(buffer, static_cast<std::size_t>(got));
             arrivals_.push_back(std::chrono::steady_clock::now());
+            senders_.push_back(sender);
         }
     });
 }
@@ -48,6 +67,11 @@ std::vector<std::string> NotifySocket::messages() const {
     return messages_;
 }
 
+std::vector<pid_t> NotifySocket::senders() const {
+    std::lock_guard lock(mutex_);
+    return senders_;
+}
+
 std::chrono::milliseconds NotifySocket::longest_gap(const std::string& message) const {
     std::lock_guard lock(mutex_);
     std::chrono::milliseconds longest{0};
@@ -63,12 +87,19 @@ std::chrono::milliseconds NotifySocket::longest_gap(const std::string& message) 
 }
 
 int NotifySocket::wait_for(const std::string& text, std::size_t skip, std::chrono::milliseconds timeout) const {
+    return wait_for_from(0, text, skip, timeout);
+}
+
+int NotifySocket::wait_for_from(pid_t sender, const std::string& text, std::size_t skip,
+                                std::chrono::milliseconds timeout) const {
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
         {
             std::lock_guard lock(mutex_);
             for (std::size_t i = skip; i < messages_.size(); ++i) {
-                if (messages_[i].find(text) != std::string::npos) return static_cast<int>(i);
+                if ((sender == 0 || senders_[i] == sender) && messages_[i].find(text) != std::string::npos) {
+                    return static_cast<int>(i);
+                }
             }
         }
         if (std::chrono::steady_clock::now() >= deadline) return -1;

@@ -1,6 +1,8 @@
 // Test support: a NOTIFY_SOCKET of the test's own, recording every sd_notify message corral sends.
 #pragma once
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <mutex>
 #include <string>
@@ -22,13 +24,17 @@ public:
     // "NOTIFY_SOCKET=/path", for CorralProcess's environment.
     std::string environment() const { return "NOTIFY_SOCKET=" + path_; }
 
-    // Every message so far, in order of arrival.
+    // Every message so far, in order of arrival, and the pid that sent each one.
     std::vector<std::string> messages() const;
+    std::vector<pid_t> senders() const;
     // The longest time between two consecutive messages equal to `message` (e.g. "WATCHDOG=1").
     std::chrono::milliseconds longest_gap(const std::string& message) const;
     // Polls until a message containing text has arrived after the first `skip` messages;
     // returns its index, or -1 on timeout.
     int wait_for(const std::string& text, std::size_t skip = 0, std::chrono::milliseconds timeout = kPatience) const;
+    // The same, counting only messages sent by `sender` (0: by anyone).
+    int wait_for_from(pid_t sender, const std::string& text, std::size_t skip = 0,
+                      std::chrono::milliseconds timeout = kPatience) const;
 
 private:
     TempDir dir_;
@@ -37,6 +43,7 @@ private:
     mutable std::mutex mutex_;
     std::vector<std::string> messages_;
     std::vector<std::chrono::steady_clock::time_point> arrivals_;
+    std::vector<pid_t> senders_;
     bool stopping_ = false;
     std::thread reader_;
 };
