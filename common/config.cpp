@@ -289,9 +289,11 @@ private:
             {"nofile", as_integer(1, 1 << 20, limits.nofile)},
         }};
         const std::array<Key, 3> timeout_keys{{
-            {"idle", as_duration(std::chrono::seconds{0}, timeouts.idle)},
-            {"shutdown", as_duration(std::chrono::seconds{0}, timeouts.shutdown)},
-            {"heartbeat", as_duration(std::chrono::seconds{1}, timeouts.heartbeat)},
+            // Upper bounds well below what a clock in nanoseconds can add without overflowing,
+            // at lengths beyond which a setting stops making sense.
+            {"idle", as_duration(std::chrono::seconds{0}, std::chrono::hours{168}, timeouts.idle)},
+            {"shutdown", as_duration(std::chrono::seconds{0}, std::chrono::hours{24}, timeouts.shutdown)},
+            {"heartbeat", as_duration(std::chrono::seconds{1}, std::chrono::hours{1}, timeouts.heartbeat)},
         }};
         const std::array<Key, 2> admin_keys{{{"listen", as_address(config_.admin_listen)},
                                               {"group", as_string(config_.admin_group)}}};
@@ -475,16 +477,18 @@ private:
         };
     }
 
-    Reader as_duration(std::chrono::milliseconds min, std::chrono::milliseconds& out) {
-        return [this, min, &out](const YAML::Node& value, const std::string& path) {
+    Reader as_duration(std::chrono::milliseconds min, std::chrono::milliseconds max,
+                       std::chrono::milliseconds& out) {
+        return [this, min, max, &out](const YAML::Node& value, const std::string& path) {
             const auto text = scalar(value, path, "a duration like 5s or 250ms");
             if (!text) return;
             std::string error;
             const auto duration = parse_duration(*text, error);
             if (!duration)
                 fail(value.Mark(), path + ": " + error);
-            else if (*duration < min)
-                fail_expected(value, path, "a duration of at least " + format_duration(min));
+            else if (*duration < min || *duration > max)
+                fail_expected(value, path,
+                              "a duration from " + format_duration(min) + " to " + format_duration(max));
             else
                 out = *duration;
         };

@@ -489,9 +489,17 @@ TEST_CASE("timeouts are checked: durations with units, heartbeat at least 1s") {
     const std::string timeouts = kMinimal + "timeouts:\n";
     check_single_errors({
         {timeouts + "  heartbeat: 999ms\n", 4, 14,
-         "timeouts.heartbeat: expected a duration of at least 1s, got \"999ms\""},
+         "timeouts.heartbeat: expected a duration from 1s to 1h, got \"999ms\""},
         {timeouts + "  heartbeat: 0\n", 4, 14,
-         "timeouts.heartbeat: expected a duration of at least 1s, got \"0\""},
+         "timeouts.heartbeat: expected a duration from 1s to 1h, got \"0\""},
+        // Beyond these a clock in nanoseconds overflows: every worker or connection would time out.
+        {timeouts + "  idle: 3000000h\n", 4, 9, "timeouts.idle: expected a duration from 0s to 168h, got \"3000000h\""},
+        {timeouts + "  idle: 169h\n", 4, 9, "timeouts.idle: expected a duration from 0s to 168h, got \"169h\""},
+        {timeouts + "  shutdown: 3000000h\n", 4, 13,
+         "timeouts.shutdown: expected a duration from 0s to 24h, got \"3000000h\""},
+        {timeouts + "  heartbeat: 3000000h\n", 4, 14,
+         "timeouts.heartbeat: expected a duration from 1s to 1h, got \"3000000h\""},
+        {timeouts + "  heartbeat: 61m\n", 4, 14, "timeouts.heartbeat: expected a duration from 1s to 1h, got \"61m\""},
         {timeouts + "  idle: 5\n", 4, 9,
          "timeouts.idle: expected a duration like 5s or 250ms, got \"5\" (a number needs a unit, "
          "e.g. \"5s\")"},
@@ -570,7 +578,7 @@ TEST_CASE("every error in a document is reported, in document order") {
     for (const ConfigError& error : result.errors) lines.push_back(error.to_string());
     const std::vector<std::string> expected{
         "test.yaml:1:10: error: workers: expected \"auto\" or an integer from 1 to 1024, got \"0\"",
-        "test.yaml:3:14: error: timeouts.heartbeat: expected a duration of at least 1s, got \"0\"",
+        "test.yaml:3:14: error: timeouts.heartbeat: expected a duration from 1s to 1h, got \"0\"",
         "test.yaml:6:14: error: listen[0].backlog: expected an integer from 1 to 65535, got \"0\"",
         "test.yaml:7:14: error: listen[1].address: 127.0.0.1:7000 is already used by "
         "listen[0].address",

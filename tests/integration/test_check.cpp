@@ -32,6 +32,16 @@ TEST_CASE("corral check reports errors with file, line, column and key, and exit
     CHECK(result.err.find("did you mean \"workers\"") != std::string::npos);
 }
 
+TEST_CASE("corral check refuses durations a clock in nanoseconds could not add") {
+    TempDir dir;
+    const std::string file =
+        dir.write("long.yaml", "listen:\n  - address: 127.0.0.1:7000\ntimeouts:\n  idle: 3000000h\n");
+    const CommandResult result = run_corral({"check", "-c", file});
+    CHECK(result.exit_code == 1);
+    CHECK(result.err.find(file + ":4:9: error: timeouts.idle: expected a duration from 0s to 168h") !=
+          std::string::npos);
+}
+
 TEST_CASE("corral check rejects the http service until it exists") {
     TempDir dir;
     const std::string file = dir.write("http.yaml", "listen:\n  - address: 127.0.0.1:8080\n    service: http\n");
