@@ -2,6 +2,8 @@
 // connection, then close: no keep-alive state to bound or time out.
 #include "master/admin.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -14,10 +16,46 @@
 namespace corral {
 namespace {
 
-// A slow client gets this long for its request and our answer together.
+// Monitoring and the command line send their request at once: a head not complete this soon
+// after the connection was accepted will not be worth waiting for.
+constexpr std::chrono::seconds kHeadTimeout{2};
+// The whole exchange, our answer included.
 constexpr std::chrono::seconds kConnectionTimeout{5};
 // Monitoring makes a handful of concurrent requests; more than this is abuse or a bug.
 constexpr std::size_t kMaxConnections = 32;
+constexpr std::size_t kMaxConnectionsPerPeer = 8;
+// Refused and cut-short connections are reported together, at most once per this period.
+constexpr std::chrono::seconds kRefusalReportPeriod{10};
+
+// Who a connection comes from: its address, or on a unix socket the peer's uid.
+std::string peer_of(int fd) {
+    sockaddr_storage address{};
+    socklen_t length = sizeof address;
+    if (::getpeername(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) return "unknown";
+    char text[INET6_ADDRSTRLEN] = {};
+    switch (address.ss_family) {
+        case AF_INET:
+            ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&address)->sin_addr, text, sizeof text);
+            return text;
+        case AF_INET6:
+            ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&address)->sin6_addr, text, sizeof text);
+            return text;
+        case AF_UNIX: {
+            ucred credentials{};
+            socklen_t size = sizeof credentials;
+            if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &credentials, &size) == 0) {
+                return "uid " + std::to_string(credentials.uid);
+            }
+            return "unix";
+        }
+        default: return "unknown";
+    }
+}
+
+// accept4() errors that concern one connection only: the next one may be fine.
+bool concerns_one_connection(int error) {
+    return error == ECONNABORTED || error == EPROTO || error == EPERM || error == EINTR;
+}
 
 std::string http_response(int status, const char* reason, const char* content_type, const std::string& body,
                           bool head) {
@@ -73,27 +111,55 @@ void AdminServer::on_accept() {
     for (;;) {
         Fd fd(::accept4(listener_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
         if (!fd) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != ECONNABORTED && errno != EINTR) {
-                log_warning("admin accept4() failed: %m");
-            }
+            const int error = errno;
+            if (error == EAGAIN || error == EWOULDBLOCK) return;
+            if (concerns_one_connection(error)) continue;
+            // Out of descriptors, or worse: the listener stays readable, so accepting pauses.
+            descriptor_shortage_.record("the admin listener", Clock::now());
+            if (!listener_.unwatch()) log_error("epoll_ctl(DEL) for the admin listener failed: %m");
             return;
         }
-        if (connections_.size() >= kMaxConnections) {
-            log_warning("admin: %zu connections already open; refusing one", connections_.size());
+        std::string peer = peer_of(fd.get());
+        if (!make_room(peer)) {
+            count_refusal();
             continue;  // closing the descriptor refuses it
         }
         auto connection = std::make_unique<Connection>();
         connection->server = this;
         connection->fd = WatchedFd(loop_, std::move(fd));
-        connection->deadline = Clock::now() + kConnectionTimeout;
+        connection->peer = std::move(peer);
+        connection->accepted_at = Clock::now();
         connection->open = true;
         if (!connection->fd.watch(EPOLLIN, connection.get())) {
             log_warning("epoll_ctl(ADD) for an admin connection failed: %m");
             continue;
         }
-        connections_.push_back(std::move(connection));
+        Connection& added = *connections_.emplace_back(std::move(connection));
+        // The request is usually here already: answering now leaves nobody time to push it out.
+        on_readable(added);
     }
 }
+
+// While there is room nobody waits. Otherwise the oldest connection still without a complete
+// request gives way, one of the same peer when that peer holds its share, so clients that
+// connect and dawdle cannot keep out those that ask at once.
+bool AdminServer::make_room(const std::string& peer) {
+    const auto same_peer = static_cast<std::size_t>(
+        std::count_if(connections_.begin(), connections_.end(), [&](const auto& c) { return c->peer == peer; }));
+    const bool peer_full = same_peer >= kMaxConnectionsPerPeer;
+    if (!peer_full && connections_.size() < kMaxConnections) return true;
+    Connection* oldest = nullptr;
+    for (const auto& connection : connections_) {
+        if (!connection->response.empty() || (peer_full && connection->peer != peer)) continue;
+        if (oldest == nullptr || connection->accepted_at < oldest->accepted_at) oldest = connection.get();
+    }
+    if (oldest == nullptr) return false;
+    count_refusal();
+    close(*oldest);
+    return true;
+}
+
+void AdminServer::count_refusal() { ++refused_since_report_; }
 
 void AdminServer::Connection::handle_event(std::uint32_t ready) {
     if (!open) return;
@@ -151,12 +217,28 @@ void AdminServer::close(Connection& connection) {
     }
 }
 
-void AdminServer::expire(Clock::time_point now) {
+void AdminServer::on_tick(Clock::time_point now) {
     std::vector<Connection*> late;
     for (auto& connection : connections_) {
-        if (now >= connection->deadline) late.push_back(connection.get());
+        const auto limit = connection->response.empty() ? kHeadTimeout : kConnectionTimeout;
+        if (now - connection->accepted_at >= limit) late.push_back(connection.get());
     }
+    refused_since_report_ += late.size();
     for (Connection* connection : late) close(*connection);
+
+    if (listener_ && !listener_.watched() && !descriptor_shortage_.pausing(now) &&
+        !listener_.watch(EPOLLIN, &accept_handler_)) {
+        log_error("epoll_ctl(ADD) for the admin listener failed: %m");
+    }
+    if (refused_since_report_ > 0 &&
+        (last_report_ == Clock::time_point{} || now - last_report_ >= kRefusalReportPeriod)) {
+        log_warning("admin: %zu connections refused or cut short (at most %zu open, %zu per client, %lld s for a "
+                    "request)",
+                    refused_since_report_, kMaxConnections, kMaxConnectionsPerPeer,
+                    static_cast<long long>(kHeadTimeout.count()));
+        refused_since_report_ = 0;
+        last_report_ = now;
+    }
 }
 
 void AdminServer::release_closed() { closed_.clear(); }

@@ -1,5 +1,6 @@
 // AdminServer: /healthz, /status and /metrics, served over plain HTTP/1.1 by the master's own
-// loop. Every connection is bounded in bytes, in time and in number, and gets one response.
+// loop. Every connection is bounded in bytes, in time and in number, and gets one response; slow
+// or numerous clients give way to new ones, so they cannot lock out `corral status` or `reload`.
 #pragma once
 
 #include <chrono>
@@ -8,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/descriptor_shortage.hpp"
 #include "common/event_loop.hpp"
 #include "common/fd.hpp"
 #include "master/socket_file.hpp"
@@ -40,8 +42,9 @@ public:
     void disown_socket_file() { socket_file_.disown(); }
     int listener_fd() const { return listener_.get(); }
 
-    // Closes connections that have had their time; called on every tick.
-    void expire(Clock::time_point now);
+    // Called on every tick: closes connections that have had their time, resumes accepting after
+    // a descriptor shortage, and logs what was refused since the last report.
+    void on_tick(Clock::time_point now);
     // Frees connections closed during the last batch of events.
     void release_closed();
     void close_all();
@@ -50,15 +53,19 @@ private:
     struct Connection final : EventHandler {
         AdminServer* server = nullptr;
         WatchedFd fd;
+        std::string peer;  // the client's address, or "uid N" on a unix socket
         std::string received;
-        std::string response;
+        std::string response;  // empty until the request head is complete
         std::size_t sent = 0;
-        Clock::time_point deadline;
+        Clock::time_point accepted_at;
         bool open = false;
         void handle_event(std::uint32_t ready) override;
     };
 
     void on_accept();
+    // Makes room for a connection from `peer`: false when it must be refused.
+    bool make_room(const std::string& peer);
+    void count_refusal();
     void on_readable(Connection& connection);
     void on_writable(Connection& connection);
     void respond(Connection& connection);
@@ -69,6 +76,9 @@ private:
     WatchedFd listener_;
     SocketFile socket_file_;
     MemberHandler<AdminServer> accept_handler_{this, &AdminServer::on_accept};
+    DescriptorShortage descriptor_shortage_;
+    std::size_t refused_since_report_ = 0;
+    Clock::time_point last_report_{};
     std::vector<std::unique_ptr<Connection>> connections_;
     std::vector<std::unique_ptr<Connection>> closed_;
 };

@@ -255,6 +255,7 @@ void Master::on_tick() {
     if (::read(tick_timer_.get(), &expirations, sizeof expirations) < 0) return;
     const Clock::time_point now = Clock::now();
     update_service_manager(now);
+    admin_.on_tick(now);
     if (state_ == MasterState::stopping) {
         if (supervisor_.live() > 0 && now >= stop_deadline_) {
             supervisor_.kill_all("the stop deadline passed");
@@ -269,7 +270,6 @@ void Master::on_tick() {
     run_due_respawns(now);
     check_reload_deadline(now);
     check_upgrade_deadline(now);
-    admin_.expire(now);
 }
 
 void Master::on_worker_ready(WorkerProcess& worker) {

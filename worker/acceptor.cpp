@@ -14,9 +14,6 @@ namespace {
 
 // Enough to empty a burst without starving the connections already open.
 constexpr int kAcceptBatch = 64;
-// Long enough for closing connections to return descriptors, short enough to be unnoticeable.
-constexpr std::chrono::milliseconds kDescriptorPause{250};
-constexpr std::chrono::seconds kShortageQuietPeriod{10};
 
 }  // namespace
 
@@ -44,7 +41,7 @@ void Acceptor::close_listeners() {
 void Acceptor::update(Clock::time_point now) {
     if (closed_) return;
     const bool at_limit = connections_.active() >= max_connections_;
-    const bool descriptors_paused = now < descriptor_pause_until_;
+    const bool descriptors_paused = descriptor_shortage_.pausing(now);
     if (at_limit && !connection_limit_logged_) {
         log_notice("max_connections (%u) reached; not accepting until a connection closes", max_connections_);
         connection_limit_logged_ = true;
@@ -70,16 +67,8 @@ void Acceptor::accept_batch(ListenerHandler& handler) {
         if (fd < 0) {
             const int error = errno;
             if (error == EAGAIN || error == EWOULDBLOCK) break;
-            if (error == EMFILE || error == ENFILE || error == ENOBUFS || error == ENOMEM) {
-                const Clock::time_point now = Clock::now();
-                // Once per shortage, not once per retry: a shortage that comes back within the
-                // quiet period is the same one.
-                if (now - last_descriptor_shortage_ > kShortageQuietPeriod) {
-                    log_warning("accept4() failed: %m; pausing accepting for %lld ms at a time until descriptors are free",
-                                static_cast<long long>(kDescriptorPause.count()));
-                }
-                last_descriptor_shortage_ = now;
-                descriptor_pause_until_ = now + kDescriptorPause;
+            if (DescriptorShortage::is_shortage(error)) {
+                descriptor_shortage_.record("a listener", Clock::now());
                 pause_accepting();
                 break;
             }

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/config_types.hpp"
+#include "common/descriptor_shortage.hpp"
 #include "common/event_loop.hpp"
 #include "common/fd.hpp"
 #include "worker/connection.hpp"
@@ -59,8 +60,7 @@ private:
     std::uint32_t max_connections_;
     bool registered_ = false;
     bool closed_ = false;
-    Clock::time_point descriptor_pause_until_{};
-    Clock::time_point last_descriptor_shortage_{};
+    DescriptorShortage descriptor_shortage_;
     bool connection_limit_logged_ = false;
 };
 
