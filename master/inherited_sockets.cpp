@@ -8,23 +8,30 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
 #include "common/address.hpp"
 #include "common/log.hpp"
 
 namespace corral {
 
-std::vector<InheritedSocket> take_inherited_sockets(pid_t& previous_master) {
-    previous_master = 0;
-    if (const char* from = std::getenv(kUpgradeFromVariable)) previous_master = static_cast<pid_t>(std::atoi(from));
+bool take_inheritance(Inheritance& inheritance) {
+    inheritance.previous_master = 0;
+    if (const char* from = std::getenv(kUpgradeFromVariable)) {
+        inheritance.previous_master = static_cast<pid_t>(std::atoi(from));
+    }
     ::unsetenv(kUpgradeFromVariable);
 
-    std::vector<InheritedSocket> sockets;
+    std::vector<InheritedSocket>& sockets = inheritance.sockets;
+    const char* announced = std::getenv("LISTEN_FDS");
+    const std::string listen_fds = announced != nullptr ? announced : "";
     char** names = nullptr;
     const int count = sd_listen_fds_with_names(1, &names);
     if (count < 0) {
-        log_error("sd_listen_fds_with_names() failed: %s", std::strerror(-count));
-        return sockets;
+        log_error("LISTEN_FDS=%s: sd_listen_fds_with_names() failed: %s; refusing to start with descriptors that "
+                  "were announced but not passed",
+                  listen_fds.c_str(), std::strerror(-count));
+        return false;
     }
     for (int i = 0; i < count; ++i) {
         const int fd = SD_LISTEN_FDS_START + i;
@@ -49,7 +56,7 @@ std::vector<InheritedSocket> take_inherited_sockets(pid_t& previous_master) {
         for (int i = 0; i < count; ++i) std::free(names[i]);
         std::free(names);
     }
-    return sockets;
+    return true;
 }
 
 bool pass_sockets_to_exec(const std::vector<int>& fds, const std::vector<std::string>& names, pid_t from) {

@@ -14,10 +14,20 @@ namespace corral {
 // Environment variable naming the master that exec'd this one in a binary upgrade.
 inline constexpr const char* kUpgradeFromVariable = "CORRAL_UPGRADE_FROM";
 
+// What a master starts with besides its config: the sockets passed by systemd or by the master
+// that exec'd this one, and that master.
+struct Inheritance {
+    std::vector<InheritedSocket> sockets;
+    pid_t previous_master = 0;  // from CORRAL_UPGRADE_FROM, or 0
+};
+
 // Takes the sockets passed with LISTEN_FDS (and clears those variables, so that workers and
-// later binaries do not see them). previous_master is set to the pid in CORRAL_UPGRADE_FROM,
-// or 0. A descriptor that is not a listening stream socket is logged, closed and skipped.
-std::vector<InheritedSocket> take_inherited_sockets(pid_t& previous_master);
+// later binaries do not see them), and the previous master. To be called before this process
+// opens any descriptor of its own, which could otherwise take the number of one announced but
+// never passed. A descriptor that is not a listening stream socket is logged, closed and
+// skipped. False (logged) when LISTEN_FDS names descriptors that are not there: the environment
+// cannot be trusted then.
+bool take_inheritance(Inheritance& inheritance);
 
 // In a forked child about to exec the new binary: moves `fds` to 3, 4, ... and sets LISTEN_FDS,
 // LISTEN_PID, LISTEN_FDNAMES and CORRAL_UPGRADE_FROM. Returns false if a descriptor could not be

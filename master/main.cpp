@@ -10,6 +10,7 @@
 #include "common/config.hpp"
 #include "common/log.hpp"
 #include "master/control.hpp"
+#include "master/inherited_sockets.hpp"
 #include "master/master.hpp"
 
 namespace {
@@ -97,6 +98,11 @@ int main(int argc, char** argv) {
     if (command != "run" && command != "check" && command != "reload" && command != "stop" && command != "status") {
         return usage_error("unknown command \"" + command + "\"");
     }
+    // Before anything opens a descriptor (the config loader's name lookups may): LISTEN_FDS names
+    // descriptors from 3 up, and one that was announced but never passed must not turn out to be
+    // one of ours by then.
+    corral::Inheritance inheritance;
+    if (command == "run" && !corral::take_inheritance(inheritance)) return kExitError;
     // Every command reads the file first: reload in particular must not signal a master that
     // would only reject it.
     std::optional<corral::Config> config = load_or_report(arguments.config_path);
@@ -108,5 +114,5 @@ int main(int argc, char** argv) {
     if (command == "reload") return corral::control_reload(*config);
     if (command == "stop") return corral::control_stop(*config, arguments.fast);
     if (command == "status") return corral::control_status(*config, arguments.json);
-    return corral::run_master(*config, own_binary_path());
+    return corral::run_master(*config, own_binary_path(), std::move(inheritance));
 }

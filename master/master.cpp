@@ -19,7 +19,6 @@
 #include "common/log.hpp"
 #include "common/notify.hpp"
 #include "common/signals.hpp"
-#include "master/inherited_sockets.hpp"
 #include "master/log_file.hpp"
 #include "master/trusted_path.hpp"
 
@@ -37,8 +36,12 @@ constexpr int kAdminBacklog = 64;
 
 }  // namespace
 
-Master::Master(const Config& config, std::string binary_path)
-    : binary_path_(std::move(binary_path)), supervisor_(loop_, *this), admin_(loop_, *this) {
+Master::Master(const Config& config, std::string binary_path, Inheritance inheritance)
+    : binary_path_(std::move(binary_path)),
+      supervisor_(loop_, *this),
+      admin_(loop_, *this),
+      inherited_(std::move(inheritance.sockets)),
+      previous_master_(inheritance.previous_master) {
     current_.config = config;
 }
 
@@ -147,7 +150,7 @@ bool Master::start() {
         log_notice("not running as root: user and group are left as they are");
     }
     watchdog_interval_ = watchdog_interval();
-    std::vector<InheritedSocket> inherited = take_inherited_sockets(previous_master_);
+    std::vector<InheritedSocket> inherited = std::move(inherited_);
     // Until the previous master has handed over, it is the main pid and feeds the watchdog.
     if (previous_master_ > 0) next_watchdog_ = Clock::time_point::max();
     std::string error;
@@ -424,8 +427,8 @@ void Master::update_service_manager(Clock::time_point now) {
     }
 }
 
-int run_master(const Config& config, const std::string& binary_path) {
-    Master master(config, binary_path);
+int run_master(const Config& config, const std::string& binary_path, Inheritance inheritance) {
+    Master master(config, binary_path, std::move(inheritance));
     return master.run();
 }
 

@@ -14,6 +14,7 @@
 #include "common/event_loop.hpp"
 #include "common/fd.hpp"
 #include "master/admin.hpp"
+#include "master/inherited_sockets.hpp"
 #include "master/listeners.hpp"
 #include "master/pid_file.hpp"
 #include "master/respawn_backoff.hpp"
@@ -22,7 +23,7 @@
 namespace corral {
 
 // Runs `corral run` with a validated config until stopped; returns the process exit code.
-int run_master(const Config& config, const std::string& binary_path);
+int run_master(const Config& config, const std::string& binary_path, Inheritance inheritance);
 
 enum class MasterState { starting, running, reloading, stopping };
 
@@ -46,7 +47,7 @@ class Master final : public AdminContent, public SupervisorEvents {
 public:
     using Clock = std::chrono::steady_clock;
 
-    Master(const Config& config, std::string binary_path);
+    Master(const Config& config, std::string binary_path, Inheritance inheritance);
     int run();
 
     // AdminContent
@@ -126,6 +127,7 @@ private:
 
     pid_t upgrade_child_ = 0;
     Clock::time_point upgrade_deadline_{};
+    std::vector<InheritedSocket> inherited_;  // taken by start()
     pid_t previous_master_ = 0;  // the master that exec'd this one, told once we are ready
 
     std::optional<std::chrono::microseconds> watchdog_interval_;

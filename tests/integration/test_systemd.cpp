@@ -173,6 +173,28 @@ TEST_CASE("socket activation through systemd-socket-activate; an unmatched socke
           std::string::npos);
 }
 
+TEST_CASE("LISTEN_FDS is read before corral opens anything: a descriptor announced but not passed is an error") {
+    const std::uint16_t port = free_port();
+    const std::string address = "127.0.0.1:" + std::to_string(port);
+    // One socket passed, two announced: descriptor 4 is not open when corral starts.
+    CorralProcess corral("workers: 1\nlisten:\n  - address: " + address + "\nlog:\n  level: debug\n", {},
+                         {"systemd-socket-activate", "-l", address, "sh", "-c",
+                          "unset LISTEN_FDNAMES; LISTEN_FDS=2 exec \"$@\"", "sh"});
+    Fd first;
+    const auto deadline = std::chrono::steady_clock::now() + kPatience;
+    while (!(first = connect_to("127.0.0.1", port)) && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(20ms);
+    }
+    REQUIRE(first);
+    // Read later, number 4 would be one of corral's own descriptors, taken for a passed socket.
+    CHECK(corral.wait_exit() == 1);
+    const std::string log = corral.log();
+    CAPTURE(log);
+    CHECK(log.find("LISTEN_FDS=2: sd_listen_fds_with_names() failed: Bad file descriptor; refusing to start") !=
+          std::string::npos);
+    CHECK(log.find("inherited descriptor 4") == std::string::npos);
+}
+
 TEST_CASE("started as root with user and group set, workers run without privileges") {
     if (::geteuid() != 0) {
         MESSAGE("not root: the privilege drop cannot be tested here");
