@@ -37,6 +37,8 @@ void pause_after_fork() {
     }
 }
 
+bool close_range_fails() { return triggered("CORRAL_FAULT_CLOSE_RANGE", 0).has_value(); }
+
 }  // namespace corral::fault_injection
 
 #endif

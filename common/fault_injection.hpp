@@ -18,10 +18,14 @@ std::optional<int> worker_start_failure();
 // every descriptor of the master, widening the window in which they are shared.
 void pause_after_fork();
 
+// $CORRAL_FAULT_CLOSE_RANGE: close_range(2) fails as on a kernel without it.
+bool close_range_fails();
+
 #else
 
 inline std::optional<int> worker_start_failure() { return std::nullopt; }
 inline void pause_after_fork() {}
+inline bool close_range_fails() { return false; }
 
 #endif
 

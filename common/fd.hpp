@@ -42,7 +42,10 @@ private:
 
 // Closes every descriptor from 3 upwards except those in keep. A freshly forked worker calls this
 // so that it holds nothing of the master's: above all not the master's ends of the other workers'
-// socketpairs, which would otherwise keep them open after the master dies.
-void close_fds_except(std::span<const int> keep);
+// socketpairs, which would otherwise keep them open after the master dies. Uses close_range(2)
+// or, where that is missing (Linux before 5.9) or forbidden (a seccomp filter), closes one by
+// one up to the descriptor limit. False (errno set) only when even that limit cannot be read:
+// the caller must then not go on.
+bool close_fds_except(std::span<const int> keep);
 
 }  // namespace corral

@@ -27,7 +27,10 @@ namespace {
     fault_injection::pause_after_fork();
     std::vector<int> keep = {channel, log_fd()};
     for (const auto& [fd, unused] : fds) keep.push_back(fd);
-    close_fds_except(keep);
+    if (!close_fds_except(keep)) {
+        log_error("closing the master's descriptors failed: %m; this worker would keep other workers alive");
+        ::_exit(kWorkerExitFatal);
+    }
 
     WorkerSetup setup{.config = config, .listeners = {}, .channel = Fd(channel), .log_file = Fd()};
     if (log_fd() > STDERR_FILENO) setup.log_file = Fd(log_fd());

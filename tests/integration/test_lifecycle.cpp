@@ -122,6 +122,22 @@ TEST_CASE("when the master is killed, workers close their listeners, drain and e
     for (pid_t worker : workers) CHECK(wait_gone(worker));
 }
 
+TEST_CASE("without close_range, workers still close the master's descriptors, and notice its death") {
+    TempDir faults;
+    faults.write("no-close-range", "");
+    CorralProcess corral(echo_config(3), {"CORRAL_FAULT_CLOSE_RANGE=" + faults.path() + "/no-close-range"});
+    REQUIRE(corral.wait_ready().size() == 1);
+    const std::vector<pid_t> workers = corral.workers();
+    REQUIRE(workers.size() == 3);
+    CHECK(corral.wait_for_log("close_range() failed: Function not implemented; closing descriptors one by one", kPatience,
+                              3));
+    // A worker holding the master's end of another's socketpair would keep that one alive.
+    corral.signal(SIGKILL);
+    REQUIRE(corral.wait_exit().has_value());
+    for (pid_t worker : workers) CHECK(wait_gone(worker));
+    for (pid_t worker : workers) ::kill(worker, SIGKILL);  // only those that failed the check are left
+}
+
 TEST_CASE("pid_file holds the master's pid while it runs; log.file receives the log") {
     TempDir dir;
     const std::string pid_file = dir.path() + "/corral.pid";
