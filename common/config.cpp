@@ -14,6 +14,7 @@
 #include <map>
 #include <span>
 #include <system_error>
+#include <unordered_map>
 #include <vector>
 
 #include <yaml-cpp/depthguard.h>
@@ -29,13 +30,20 @@ namespace {
 
 // A config file is a few kilobytes; anything this large is the wrong file (or /dev/zero).
 constexpr std::size_t kMaxConfigBytes = 1024 * 1024;
+// Far more than any machine serves on, few enough that the master's work on them stays small.
+constexpr std::size_t kMaxListeners = 4096;
+// Text from the file quoted in a message is cut to this: an error must stay readable.
+constexpr std::size_t kMaxQuotedBytes = 256;
 
 constexpr std::string_view kHttpNotYet =
     "the http service is not implemented yet in this version (a later release adds it); use echo";
 constexpr std::string_view kSecondDocument =
     "a second YAML document (after \"---\") is not allowed; the settings must be one map";
 
-std::string quoted(std::string_view text) { return "\"" + std::string(text) + "\""; }
+std::string quoted(std::string_view text) {
+    if (text.size() <= kMaxQuotedBytes) return "\"" + std::string(text) + "\"";
+    return "\"" + std::string(text.substr(0, kMaxQuotedBytes)) + "...\" (" + std::to_string(text.size()) + " bytes)";
+}
 
 // What a node turned out to be, for "expected X, got Y".
 std::string describe(const YAML::Node& node) {
@@ -69,7 +77,8 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
 
 // The closest candidate when it is close enough to be what was meant: two edits, or a third of
 // the word for long ones; one edit on words of four letters or less, where two edits would
-// suggest "log" for "foo". An abbreviation ("warn", "max_conn") counts as one edit.
+// suggest "log" for "foo". An abbreviation ("warn", "max_conn") counts as one edit. A word whose
+// length alone puts it out of reach is not compared: edit_distance costs the product of lengths.
 std::optional<std::string_view> closest(std::string_view written,
                                         std::span<const std::string_view> candidates) {
     std::optional<std::string_view> best;
@@ -78,6 +87,9 @@ std::optional<std::string_view> closest(std::string_view written,
         const std::size_t allowed =
             candidate.size() <= 4 ? 1 : std::max<std::size_t>(2, candidate.size() / 3);
         const bool abbreviation = written.size() >= 3 && candidate.starts_with(written);
+        const std::size_t length_difference = written.size() > candidate.size() ? written.size() - candidate.size()
+                                                                                : candidate.size() - written.size();
+        if (!abbreviation && length_difference > allowed) continue;
         const std::size_t distance = abbreviation ? 1 : edit_distance(written, candidate);
         if (distance <= allowed && (!best || distance < best_distance)) {
             best = candidate;
@@ -329,6 +341,11 @@ private:
                           "a sequence of listeners like \"- address: 127.0.0.1:7000\"");
             return;
         }
+        if (sequence.size() > kMaxListeners) {
+            fail(sequence.Mark(), path + ": " + std::to_string(sequence.size()) + " listeners; at most " +
+                                      std::to_string(kMaxListeners));
+            return;
+        }
         for (std::size_t index = 0; index < sequence.size(); ++index) {
             config_.listen.emplace_back();
             read_listener(sequence[index], path + "[" + std::to_string(index) + "]",
@@ -407,17 +424,17 @@ private:
     }
 
     // Two listeners on one address would fail to bind at start-up; say so now, naming both.
-    // Port 0 is exempt: each such listener gets its own ephemeral port.
+    // Port 0 is exempt: each such listener gets its own ephemeral port. O(n) with the map of
+    // canonical spellings seen so far.
     void check_addresses_are_distinct() {
-        for (auto later = placed_addresses_.begin(); later != placed_addresses_.end(); ++later) {
-            const Address& address = later->address;
+        std::unordered_map<std::string, const PlacedAddress*> first_use;
+        for (const PlacedAddress& placed : placed_addresses_) {
+            const Address& address = placed.address;
             if (address.family != AddressFamily::unix_path && address.port == 0) continue;
-            const auto earlier = std::find_if(placed_addresses_.begin(), later, [&](auto& placed) {
-                return placed.address == address;
-            });
-            if (earlier != later)
-                fail(later->mark, later->path + ": " + format_address(address) +
-                                      " is already used by " + earlier->path);
+            const auto [earlier, inserted] = first_use.try_emplace(format_address(address), &placed);
+            if (!inserted)
+                fail(placed.mark, placed.path + ": " + format_address(address) + " is already used by " +
+                                      earlier->second->path);
         }
     }
 

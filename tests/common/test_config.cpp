@@ -705,5 +705,29 @@ TEST_CASE("balance: reuseport is refused for a unix socket, at the balance key")
           "r.yaml:3:14: error: listen[0].balance: reuseport needs a TCP address; use exclusive for unix sockets");
 }
 
+TEST_CASE("the loader's work stays bounded: thousands of listeners, a megabyte-long key") {
+    std::string many = "listen:\n";
+    for (int i = 0; i < 30000; ++i) many += "  - address: 127.0.0.1:" + std::to_string(10000 + i) + "\n";
+    const ConfigResult refused = parse(many);
+    REQUIRE(refused.errors.size() == 1);
+    CHECK(refused.errors[0].to_string() == "test.yaml:2:3: error: listen: 30000 listeners; at most 4096");
+
+    // At the limit, a duplicate at the very end is still found, naming the entry it repeats.
+    std::string full = "listen:\n";
+    for (int i = 0; i < 4095; ++i) full += "  - address: 127.0.0.1:" + std::to_string(10000 + i) + "\n";
+    full += "  - address: 127.0.0.1:10007\n";
+    const ConfigResult duplicate = parse(full);
+    REQUIRE(duplicate.errors.size() == 1);
+    CHECK(duplicate.errors[0].message ==
+          "listen[4095].address: 127.0.0.1:10007 is already used by listen[7].address");
+
+    // A key too long to be a typo of a known one is not compared with them, and is quoted short.
+    const ConfigResult long_key = parse(kMinimal + "? " + std::string(1'000'000, 'x') + "\n: 1\n");
+    REQUIRE(long_key.errors.size() == 1);
+    const std::string& message = long_key.errors[0].message;
+    CHECK(message.size() < 600);
+    CHECK(message.starts_with("unknown key \"" + std::string(256, 'x') + "...\" (1000000 bytes); known keys here:"));
+}
+
 }  // namespace
 }  // namespace corral
