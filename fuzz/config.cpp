@@ -25,11 +25,12 @@ const std::string kPath = "fuzz.yaml";
 void check_errors(const ConfigResult& result, std::string_view yaml_text) {
     FUZZ_CHECK(result.config.has_value() == result.errors.empty());
     // A position may be one past the end of the text (the error is that the text ended), and
-    // yaml-cpp reports an escape cut off by the end ("\\ at the very end) one further still.
-    // yaml-cpp counts columns in its own UTF-8 re-encoding of the text (a NUL may make it read
-    // UTF-16, an invalid byte becomes three), so the bound holds for ASCII text only.
+    // yaml-cpp reports an escape cut off by the end where its digits would have ended: up to 9
+    // past the end for the 8-digit one. It also counts columns in its own UTF-8 re-encoding of
+    // the text (a NUL may make it read UTF-16, an invalid byte becomes three), so the bound holds
+    // for ASCII text only.
     const bool ascii = std::all_of(yaml_text.begin(), yaml_text.end(), [](char c) { return c > 0; });
-    const int limit = ascii ? static_cast<int>(std::min<std::size_t>(yaml_text.size(), 1 << 30)) + 2 : INT_MAX;
+    const int limit = ascii ? static_cast<int>(std::min<std::size_t>(yaml_text.size(), 1 << 30)) + 9 : INT_MAX;
     for (const ConfigError& error : result.errors) {
         const std::string text = error.to_string();
         FUZZ_CHECK(error.file == kPath, text);
