@@ -2,7 +2,7 @@
 # The two quick-start commands. On a fresh Debian 12 machine, as root:
 #   ./dev.sh run    build corral and run it in the foreground with etc/corral.yaml
 #   ./dev.sh test   build and run every test, plainly and under ASan+UBSan, then the Debian package
-#                   under a real systemd; ends "N passed, N failed"
+#                   under a real systemd, then every fuzzer for 30 s; ends "N passed, N failed"
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -52,8 +52,11 @@ case "${1:-}" in
         # The package under a real systemd: build, install, reload, watchdog, stop, purge.
         rm -f build-deb/e2e-results.txt
         packaging/e2e/run build-deb/e2e-results.txt || status=1
+        # Every parser under libFuzzer (built with clang, which fuzz/run installs if need be).
+        rm -f build-fuzz/fuzz-results.txt
+        fuzz/run 30 || status=1
         python3 tests/support/count_results.py build/meson-logs/testlog.json \
-            build-sanitize/meson-logs/testlog.json build-deb/e2e-results.txt || status=1
+            build-sanitize/meson-logs/testlog.json build-deb/e2e-results.txt build-fuzz/fuzz-results.txt || status=1
         exit $status
         ;;
     *)

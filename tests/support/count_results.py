@@ -2,7 +2,7 @@
 """Adds up test cases from meson's test logs and prints "N passed, N failed".
 
 Arguments are meson testlog.json files, or text files whose last "N passed, N failed" line is
-taken as it is (the end-to-end test's results).
+taken as it is (the end-to-end test's and the fuzzers' results).
 
 Each meson test is a doctest binary whose own summary gives the counts. A binary that failed
 without saying so (a crash, a sanitizer abort, a timeout) counts as one more failure.

@@ -1,0 +1,103 @@
+// parse_size and parse_duration on the same arbitrary text, and format_size/format_duration on
+// values taken from it. Properties: a refusal says why; an accepted value's shortest spelling
+// parses back to it; a value's spelling always parses back to it; when a refusal suggests an exact
+// spelling ("write \"90m\""), that spelling is accepted.
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <string_view>
+
+#include "common/units.hpp"
+#include "fuzz/check.hpp"
+
+using namespace corral;
+
+namespace {
+
+// The spelling a refusal of `text` suggests with `fractions are not allowed; write "X"`, if any.
+// Found where the hint must be, after the quoted text, since the text itself may hold anything.
+std::string_view suggested_spelling(std::string_view error, std::string_view expected, std::string_view text) {
+    const std::string before_hint = std::string(expected) + ", got \"" + std::string(text) + "\" (";
+    if (!error.starts_with(before_hint) || !error.ends_with(')')) return {};
+    const std::string_view hint = error.substr(before_hint.size(), error.size() - before_hint.size() - 1);
+    constexpr std::string_view kWrite = "fractions are not allowed; write \"";
+    if (!hint.starts_with(kWrite) || !hint.ends_with('"')) return {};
+    return hint.substr(kWrite.size(), hint.size() - kWrite.size() - 1);
+}
+
+void check_size_text(std::string_view text) {
+    std::string error;
+    const auto size = parse_size(text, error);
+    if (!size) {
+        FUZZ_CHECK(!error.empty(), text);
+        if (const std::string_view suggestion = suggested_spelling(error, "expected a size like 16KiB", text);
+            !suggestion.empty()) {
+            std::string again_error;
+            FUZZ_CHECK(parse_size(suggestion, again_error).has_value(), error);
+        }
+        return;
+    }
+    const std::string spelling = format_size(*size);
+    std::string again_error;
+    const auto again = parse_size(spelling, again_error);
+    FUZZ_CHECK(again.has_value(), spelling + ": " + again_error);
+    FUZZ_CHECK(*again == *size, spelling);
+    // The shortest spelling: never longer than what was parsed, leading zeros aside.
+    FUZZ_CHECK(spelling.size() <= text.size() || text.starts_with('0'), spelling);
+}
+
+void check_duration_text(std::string_view text) {
+    std::string error;
+    const auto duration = parse_duration(text, error);
+    if (!duration) {
+        FUZZ_CHECK(!error.empty(), text);
+        if (const std::string_view suggestion = suggested_spelling(error, "expected a duration like 5s or 250ms", text);
+            !suggestion.empty()) {
+            std::string again_error;
+            FUZZ_CHECK(parse_duration(suggestion, again_error).has_value(), error);
+        }
+        return;
+    }
+    FUZZ_CHECK(duration->count() >= 0, text);
+    const std::string spelling = format_duration(*duration);
+    std::string again_error;
+    const auto again = parse_duration(spelling, again_error);
+    FUZZ_CHECK(again.has_value(), spelling + ": " + again_error);
+    FUZZ_CHECK(*again == *duration, spelling);
+    // "0" is the one spelling shorter than the formatter's "0s".
+    FUZZ_CHECK(spelling.size() <= text.size() || text.starts_with('0'), spelling);
+}
+
+// Any value has a spelling that parses back to it: sizes over the whole 64 bits, durations over
+// every non-negative count of milliseconds.
+void check_value(std::uint64_t value) {
+    const std::string size_spelling = format_size(value);
+    std::string error;
+    const auto size = parse_size(size_spelling, error);
+    FUZZ_CHECK(size.has_value(), size_spelling + ": " + error);
+    FUZZ_CHECK(*size == value, size_spelling);
+
+    using Rep = std::chrono::milliseconds::rep;
+    const std::chrono::milliseconds duration{static_cast<Rep>(value & std::numeric_limits<Rep>::max())};
+    const std::string duration_spelling = format_duration(duration);
+    const auto parsed = parse_duration(duration_spelling, error);
+    FUZZ_CHECK(parsed.has_value(), duration_spelling + ": " + error);
+    FUZZ_CHECK(*parsed == duration, duration_spelling);
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    const std::string_view text(reinterpret_cast<const char*>(data), size);
+    check_size_text(text);
+    check_duration_text(text);
+    // The first eight bytes as a value too, so that the formatters see large and odd numbers.
+    std::uint64_t value = 0;
+    std::memcpy(&value, data, std::min<std::size_t>(size, sizeof value));
+    check_value(value);
+    return 0;
+}
