@@ -160,6 +160,11 @@ std::optional<Address> parse_address(std::string_view text, std::string& error) 
         return std::nullopt;
     }
     if (text.starts_with(kUnixPrefix)) return parse_unix(text.substr(kUnixPrefix.size()), error);
+    // inet_pton reads a C string: whatever followed a NUL would be silently ignored.
+    if (text.find('\0') != std::string_view::npos) {
+        error = "the address contains a NUL byte";
+        return std::nullopt;
+    }
     if (text.front() == '[') return parse_bracketed_ipv6(text, error);
     return parse_ipv4(text, error);
 }

@@ -440,11 +440,19 @@ private:
 
     // The readers below turn one kind of value into a Reader for the key tables above.
 
+    // A NUL (YAML's "\0") is refused in every value: names, paths and addresses all end up
+    // in C strings, where everything after it would be silently dropped.
     std::optional<std::string> scalar(const YAML::Node& node, const std::string& path,
                                       std::string_view expected) {
-        if (node.IsScalar()) return node.Scalar();
-        fail_expected(node, path, expected);
-        return std::nullopt;
+        if (!node.IsScalar()) {
+            fail_expected(node, path, expected);
+            return std::nullopt;
+        }
+        if (node.Scalar().find('\0') != std::string::npos) {
+            fail(node.Mark(), path + ": contains a NUL byte, which no setting can hold");
+            return std::nullopt;
+        }
+        return node.Scalar();
     }
 
     template <typename Integer>

@@ -81,16 +81,6 @@ std::vector<std::size_t> split_points(std::string_view received) {
     return points;
 }
 
-// Known to break the split property, see fuzz/crashes/admin_request-crlf-across-limit: a bad
-// request line whose CRLF straddles the size limit (CR at byte 8191) is too_large while the LF
-// has not arrived and bad_request once it has. Skipped until parse_admin_request agrees with
-// itself there; then this function goes.
-bool known_split_at_limit(std::string_view received, const AdminRequest& early, const AdminRequest& whole) {
-    return early.outcome == AdminRequest::Outcome::too_large &&
-           whole.outcome == AdminRequest::Outcome::bad_request &&
-           received.find("\r\n") == kMaxAdminRequestBytes - 1;
-}
-
 int expected_status(const AdminRequest& request) {
     switch (request.outcome) {
         case AdminRequest::Outcome::incomplete:
@@ -139,7 +129,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const AdminRequest early = parse_admin_request(received.substr(0, point));
         check_request(early);
         if (early.outcome == AdminRequest::Outcome::incomplete) continue;
-        if (known_split_at_limit(received, early, request)) continue;
         FUZZ_CHECK(same(early, request), "the first " + std::to_string(point) + " bytes give " +
                                              describe(early) + ", all " + std::to_string(size) +
                                              " give " + describe(request));

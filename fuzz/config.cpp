@@ -75,9 +75,19 @@ void check_config(const Config& config) {
     FUZZ_CHECK(limits.max_connections >= 1 && limits.max_connections <= 1'000'000);
     FUZZ_CHECK(limits.read_buffer >= 512 && limits.read_buffer <= (64u << 20));
     FUZZ_CHECK(limits.max_output_buffer >= 1 && limits.max_output_buffer <= (1u << 30));
+    FUZZ_CHECK(limits.max_worker_output >= (64u << 10) && limits.max_worker_output <= (1ull << 40));
     FUZZ_CHECK(limits.nofile >= 1 && limits.nofile <= (1u << 20));
-    FUZZ_CHECK(config.timeouts.idle >= 0ms && config.timeouts.shutdown >= 0ms);
-    FUZZ_CHECK(config.timeouts.heartbeat >= 1s);
+    FUZZ_CHECK(config.timeouts.idle >= 0ms && config.timeouts.idle <= 168h);
+    FUZZ_CHECK(config.timeouts.shutdown >= 0ms && config.timeouts.shutdown <= 24h);
+    FUZZ_CHECK(config.timeouts.heartbeat >= 1s && config.timeouts.heartbeat <= 1h);
+    FUZZ_CHECK(config.listen.size() <= 4096);
+    // Names and paths end up in C strings: a NUL would cut them short (crashes/config-nul-in-strings).
+    for (const std::string* text : {&config.user, &config.group, &config.pid_file, &config.log.file,
+                                    &config.admin_group}) {
+        FUZZ_CHECK(text->find('\0') == std::string::npos, *text);
+    }
+    FUZZ_CHECK(!config.group.empty() <= !config.user.empty(), "group without user");
+    FUZZ_CHECK(config.account.has_value() == !config.user.empty());
 }
 
 }  // namespace

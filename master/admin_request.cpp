@@ -71,8 +71,9 @@ AdminRequest parse_admin_request(std::string_view received) {
     AdminRequest request;
     bool known_method = false;
     const std::size_t line_end = received.find("\r\n");
-    // The request line is judged as soon as it is whole, so garbage is answered at once.
-    if (line_end != std::string_view::npos && line_end < kMaxAdminRequestBytes &&
+    // The request line is judged as soon as it is whole, so garbage is answered at once; one
+    // whose CRLF does not fit within the limit is too large, however the bytes arrived.
+    if (line_end != std::string_view::npos && line_end + 2 <= kMaxAdminRequestBytes &&
         !parse_request_line(received.substr(0, line_end), request, known_method)) {
         return with(AdminRequest::Outcome::bad_request);
     }

@@ -244,5 +244,15 @@ TEST_CASE("local_address of unbound and invalid descriptors") {
     CHECK_FALSE(local_address(-1).has_value());
 }
 
+TEST_CASE("a NUL byte anywhere in an address is refused, not cut off (found by fuzzing)") {
+    for (const std::string_view text : {std::string_view("127.0.0.1\0junk:7000", 20), std::string_view("[::\0]:4", 7),
+                                        std::string_view("unix:/run/a\0b", 13)}) {
+        CAPTURE(std::string(text));
+        std::string error;
+        CHECK_FALSE(parse_address(text, error));
+        CHECK(error.find("NUL byte") != std::string::npos);
+    }
+}
+
 }  // namespace
 }  // namespace corral

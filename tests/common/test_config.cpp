@@ -729,5 +729,23 @@ TEST_CASE("the loader's work stays bounded: thousands of listeners, a megabyte-l
     CHECK(message.starts_with("unknown key \"" + std::string(256, 'x') + "...\" (1000000 bytes); known keys here:"));
 }
 
+TEST_CASE("a NUL byte in any value is refused where it was written (found by fuzzing)") {
+    const ConfigResult result = parse(std::string(
+        "listen:\n"
+        "  - address: \"127.0.0.1\\0junk:7000\"\n"
+        "user: \"root\\0junk\"\n"
+        "pid_file: \"/run/corral.pid\\0.old\"\n"
+        "log:\n"
+        "  file: \"/var/log/corral.log\\0.old\"\n"));
+    std::vector<std::string> lines;
+    for (const ConfigError& error : result.errors) lines.push_back(error.to_string());
+    CHECK(lines == std::vector<std::string>{
+                       "test.yaml:2:14: error: listen[0].address: contains a NUL byte, which no setting can hold",
+                       "test.yaml:3:7: error: user: contains a NUL byte, which no setting can hold",
+                       "test.yaml:4:11: error: pid_file: contains a NUL byte, which no setting can hold",
+                       "test.yaml:6:9: error: log.file: contains a NUL byte, which no setting can hold",
+                   });
+}
+
 }  // namespace
 }  // namespace corral
