@@ -3,6 +3,7 @@
 #include "common/config.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -573,10 +574,27 @@ private:
     std::vector<PlacedAddress> placed_addresses_;
 };
 
+// The master reads the file on every SIGHUP in its own loop: nothing here may block or take long.
+// O_NONBLOCK keeps a FIFO without a writer from hanging open(); only a regular file is read, and
+// one too large is refused by its size before anything is read.
 std::optional<std::string> read_file(const std::string& path, std::string& error) {
-    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    Fd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
     if (!fd) {
         error = "cannot open the file: " + std::generic_category().message(errno);
+        return std::nullopt;
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) {
+        error = "cannot stat the file: " + std::generic_category().message(errno);
+        return std::nullopt;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        error = S_ISDIR(st.st_mode) ? "it is a directory, not a file" : "it is not a regular file";
+        return std::nullopt;
+    }
+    const std::string too_large = "the file is larger than " + format_size(kMaxConfigBytes) + "; is it the right file?";
+    if (static_cast<std::uint64_t>(st.st_size) > kMaxConfigBytes) {
+        error = too_large;
         return std::nullopt;
     }
     std::string text;
@@ -590,9 +608,9 @@ std::optional<std::string> read_file(const std::string& path, std::string& error
             return std::nullopt;
         }
         text.append(chunk, static_cast<std::size_t>(count));
+        // It may grow while being read.
         if (text.size() > kMaxConfigBytes) {
-            error = "the file is larger than " + format_size(kMaxConfigBytes) +
-                    "; is it the right file?";
+            error = too_large;
             return std::nullopt;
         }
     }

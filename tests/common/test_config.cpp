@@ -666,10 +666,29 @@ TEST_CASE("load_config reads a file and reports unreadable ones at line 0") {
 
     const ConfigResult a_directory = load_config(directory);
     REQUIRE(a_directory.errors.size() == 1);
-    CHECK(a_directory.errors[0].message == "cannot read the file: Is a directory");
+    CHECK(a_directory.errors[0].message == "it is a directory, not a file");
+
+    // Nothing that could block the master's loop, which reads the file on SIGHUP: a FIFO without
+    // a writer is refused at once, and so is a device.
+    const std::string fifo = std::string(directory) + "/fifo.yaml";
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    const ConfigResult a_fifo = load_config(fifo);
+    REQUIRE(a_fifo.errors.size() == 1);
+    CHECK(a_fifo.errors[0].message == "it is not a regular file");
+    CHECK(load_config("/dev/zero").errors.at(0).message == "it is not a regular file");
+
+    // Too large is told by the size, before anything is read.
+    const std::string huge = std::string(directory) + "/huge.yaml";
+    std::ofstream(huge) << kMinimal;
+    REQUIRE(::truncate(huge.c_str(), 100 * 1024 * 1024) == 0);
+    const ConfigResult too_large = load_config(huge);
+    REQUIRE(too_large.errors.size() == 1);
+    CHECK(too_large.errors[0].message == "the file is larger than 1MiB; is it the right file?");
 
     ::unlink(good.c_str());
     ::unlink(bad.c_str());
+    ::unlink(fifo.c_str());
+    ::unlink(huge.c_str());
     ::rmdir(directory);
 }
 
