@@ -66,11 +66,7 @@ TEST_CASE("a unix socket passed by socket activation is not removed when corral 
     TempDir dir;
     const std::string path = dir.path() + "/activated.sock";
     CorralProcess corral(unix_config(path), {}, {"systemd-socket-activate", "-l", path});
-    Fd first;
-    const auto deadline = std::chrono::steady_clock::now() + kPatience;
-    while (!(first = connect_to(path, 0)) && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(20ms);
-    }
+    Fd first = connect_when_listening(path, 0);
     REQUIRE(first);
     REQUIRE(corral.wait_ready().size() == 1);
     CHECK(echoes(first.get(), "activated"));

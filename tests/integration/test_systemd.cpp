@@ -145,11 +145,7 @@ TEST_CASE("socket activation through systemd-socket-activate; an unmatched socke
                          {"systemd-socket-activate", "-l", address});
     // systemd-socket-activate starts corral on the first connection, which then waits in the
     // inherited socket's queue and is served.
-    Fd first;
-    const auto deadline = std::chrono::steady_clock::now() + kPatience;
-    while (!(first = connect_to("127.0.0.1", port)) && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(20ms);
-    }
+    Fd first = connect_when_listening("127.0.0.1", port);
     REQUIRE(first);
     REQUIRE(send_all(first.get(), "activated"));
     REQUIRE(corral.wait_ready().size() == 1);
@@ -162,11 +158,7 @@ TEST_CASE("socket activation through systemd-socket-activate; an unmatched socke
     // A fixed port: an entry with port 0 would take any inherited socket of its host.
     CorralProcess unmatched("workers: 1\nlisten:\n  - address: 127.0.0.1:" + std::to_string(free_port()) + "\n", {},
                             {"systemd-socket-activate", "-l", "127.0.0.1:" + std::to_string(stray)});
-    Fd trigger;
-    const auto stray_deadline = std::chrono::steady_clock::now() + kPatience;
-    while (!(trigger = connect_to("127.0.0.1", stray)) && std::chrono::steady_clock::now() < stray_deadline) {
-        std::this_thread::sleep_for(20ms);
-    }
+    Fd trigger = connect_when_listening("127.0.0.1", stray);
     REQUIRE(trigger);
     CHECK(unmatched.wait_exit() == 1);
     CHECK(unmatched.log().find("inherited socket 127.0.0.1:" + std::to_string(stray) + " matches no listen entry") !=
@@ -180,11 +172,7 @@ TEST_CASE("LISTEN_FDS is read before corral opens anything: a descriptor announc
     CorralProcess corral("workers: 1\nlisten:\n  - address: " + address + "\nlog:\n  level: debug\n", {},
                          {"systemd-socket-activate", "-l", address, "sh", "-c",
                           "unset LISTEN_FDNAMES; LISTEN_FDS=2 exec \"$@\"", "sh"});
-    Fd first;
-    const auto deadline = std::chrono::steady_clock::now() + kPatience;
-    while (!(first = connect_to("127.0.0.1", port)) && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(20ms);
-    }
+    Fd first = connect_when_listening("127.0.0.1", port);
     REQUIRE(first);
     // Read later, number 4 would be one of corral's own descriptors, taken for a passed socket.
     CHECK(corral.wait_exit() == 1);

@@ -73,6 +73,15 @@ std::string pattern_bytes(std::size_t size, std::uint32_t seed) {
     return bytes;
 }
 
+Fd connect_when_listening(const std::string& host, std::uint16_t port) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    for (;;) {
+        Fd fd = connect_to(host, port);
+        if (fd || std::chrono::steady_clock::now() >= deadline) return fd;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+}
+
 bool wait_refused(std::uint16_t port) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
     while (std::chrono::steady_clock::now() < deadline) {

@@ -24,6 +24,10 @@ bool echoes(int fd, std::string_view payload);
 // Deterministic bytes covering every value, different for each seed.
 std::string pattern_bytes(std::size_t size, std::uint32_t seed);
 
+// Connects as connect_to does, polling for up to 20 s until something listens there (a socket
+// that systemd-socket-activate binds, say). Invalid Fd if nothing did.
+Fd connect_when_listening(const std::string& host, std::uint16_t port);
+
 // True once connecting to 127.0.0.1:port is refused (every listener on it closed), polled for
 // up to 20 s.
 bool wait_refused(std::uint16_t port);
