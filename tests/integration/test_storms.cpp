@@ -491,3 +491,45 @@ TEST_CASE("storm: kill -9 of a random worker every 200 ms for 20 s under ping-po
     // Small allocator noise, not growth with the number of kills.
     CHECK(rss_after <= rss_before + 512);
 }
+
+TEST_CASE("storm: workers killed and replaced while /status is polled back to back: the master survives") {
+    constexpr std::size_t kWorkers = 4;
+    const std::uint16_t admin = free_port();
+    CorralProcess corral(admin_config(kWorkers, admin));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    const pid_t master = corral.pid();
+    REQUIRE(settled(wait_settled(admin, kWorkers, kPatience), kWorkers));
+
+    std::atomic<std::uint64_t> answered{0}, unanswered{0};
+    Threads threads;
+    threads.start([&] {
+        while (!threads.stop) {
+            if (admin_status(admin).is_object()) ++answered;
+            else ++unanswered;
+        }
+    });
+    // Every 300 ms the oldest worker: with four of them it has lived past a second, so each one
+    // is replaced at once (no backoff) and the master forks while admin requests come and go.
+    std::size_t kills = 0;
+    const auto start = Clock::now();
+    for (auto next = start; next < start + 6s && alive(master); next += 300ms) {
+        std::this_thread::sleep_until(next);
+        const std::vector<pid_t> live = corral.workers();
+        if (live.size() < kWorkers) continue;
+        ::kill(live.front(), SIGKILL);
+        ++kills;
+    }
+    const bool master_alive = alive(master);
+    const nlohmann::json status = wait_settled(admin, kWorkers, kPatience);
+    threads.stop_and_join();
+    const std::string log = corral.log();
+    const std::size_t sanitizer_report = log.find("ERROR: AddressSanitizer");
+    MESSAGE(kills, " workers killed and replaced while ", answered.load(), " /status requests were answered and ",
+            unanswered.load(), " were not; the master ", std::string(master_alive ? "survived" : "died"));
+    if (sanitizer_report != std::string::npos) MESSAGE(log.substr(sanitizer_report, 1500));
+    CHECK(master_alive);
+    CHECK(unanswered == 0);
+    CHECK(settled(status, kWorkers));
+    CHECK(kills >= 10);
+}
