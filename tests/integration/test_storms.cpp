@@ -533,3 +533,116 @@ TEST_CASE("storm: workers killed and replaced while /status is polled back to ba
     CHECK(settled(status, kWorkers));
     CHECK(kills >= 10);
 }
+
+namespace {
+
+struct ChurnStats {
+    std::atomic<std::uint64_t> connections{0};
+    std::atomic<std::uint64_t> connect_failures{0};
+    std::atomic<std::uint64_t> broken{0};  // reset, closed early, timed out or wrong bytes
+};
+
+// Connects, echoes `size` bytes and closes, as fast as it can, until told to stop.
+void churn(std::uint16_t port, const std::atomic<bool>& stop, ChurnStats& stats, std::uint32_t seed,
+           std::size_t size = 64) {
+    for (std::uint32_t round = 0; !stop; ++round) {
+        Fd client = connect_to("127.0.0.1", port);
+        if (!client) {
+            ++stats.connect_failures;
+            std::this_thread::sleep_for(1ms);
+            continue;
+        }
+        if (!echoes(client.get(), pattern_bytes(size, seed * 10'000'000 + round))) ++stats.broken;
+        ++stats.connections;
+    }
+}
+
+}  // namespace
+
+TEST_CASE("storm: workers stopped and continued at random for 10 s while clients echo") {
+    constexpr std::size_t kWorkers = 3;
+    const std::uint16_t admin = free_port();
+    CorralProcess corral(admin_config(kWorkers, admin, "timeouts:\n  heartbeat: 5s\n"));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    const std::vector<pid_t> workers = corral.workers();
+    REQUIRE(workers.size() == kWorkers);
+
+    std::vector<Fd> long_lived;
+    for (int i = 0; i < 30; ++i) {
+        long_lived.push_back(connect_to("127.0.0.1", ports[0]));
+        REQUIRE(echoes(long_lived.back().get(), "opened before the storm"));
+    }
+
+    Threads threads;
+    ChurnStats churned;
+    std::atomic<std::uint64_t> long_lived_echoes{0}, long_lived_failures{0};
+    for (std::uint32_t seed = 0; seed < 2; ++seed) threads.start([&, seed] { churn(ports[0], threads.stop, churned, seed); });
+    threads.start([&] {
+        for (std::uint32_t round = 0; !threads.stop; ++round) {
+            for (Fd& connection : long_lived) {
+                if (echoes(connection.get(), pattern_bytes(64, round))) ++long_lived_echoes;
+                else ++long_lived_failures;
+            }
+        }
+    });
+
+    // Each worker alternates: stopped for 20..1000 ms (timeouts.heartbeat is 5 s), then running for
+    // at least 300 ms, so that it is never silent for anything near the heartbeat timeout.
+    struct Schedule {
+        bool stopped = false;
+        Clock::time_point until;
+    };
+    std::map<pid_t, Schedule> schedule;
+    std::mt19937 random(7);
+    std::uniform_int_distribution<int> stop_ms(20, 1000), pause_ms(5, 60);
+    std::size_t stops = 0;
+    double stopped_seconds = 0;
+    const auto storm_start = Clock::now();
+    while (Clock::now() < storm_start + 10s) {
+        const auto now = Clock::now();
+        for (pid_t worker : workers) {
+            Schedule& state = schedule[worker];
+            if (state.stopped && now >= state.until) {
+                ::kill(worker, SIGCONT);
+                state = {false, now + 300ms};
+            }
+        }
+        const pid_t pick = workers[std::uniform_int_distribution<std::size_t>(0, kWorkers - 1)(random)];
+        Schedule& state = schedule[pick];
+        if (!state.stopped && now >= state.until) {
+            const auto duration = std::chrono::milliseconds(stop_ms(random));
+            ::kill(pick, SIGSTOP);
+            state = {true, now + duration};
+            ++stops;
+            stopped_seconds += std::chrono::duration<double>(duration).count();
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms(random)));
+    }
+    for (pid_t worker : workers) ::kill(worker, SIGCONT);
+    // The clients keep going a moment with every worker running again.
+    const std::uint64_t churned_during_storm = churned.connections;
+    std::this_thread::sleep_for(500ms);
+    threads.stop_and_join();
+
+    std::size_t still_echo = 0;
+    for (Fd& connection : long_lived) still_echo += echoes(connection.get(), "still here after the storm");
+    const nlohmann::json status = admin_status(admin);
+    MESSAGE(stops, " stops of 20..1000 ms (", stopped_seconds, " s stopped in all) over 10 s on ", kWorkers, " workers");
+    MESSAGE("churn: ", churned.connections.load(), " connections (", churned_during_storm, " during the storm), ",
+            churned.connect_failures.load(), " failed to connect, ", churned.broken.load(), " broken; long-lived: ",
+            long_lived_echoes.load(), " echoes, ", long_lived_failures.load(), " failures; ", still_echo, " of ",
+            long_lived.size(), " still echo afterwards");
+    CHECK(alive(corral.pid()));
+    CHECK(corral.workers() == workers);
+    CHECK(status_pids(status) == workers);
+    CHECK(status["worker_restarts"] == 0);
+    CHECK(corral.log().find("sent no heartbeat") == std::string::npos);
+    CHECK(churned_during_storm > 0);
+    CHECK(churned.connect_failures == 0);
+    CHECK(churned.broken == 0);
+    CHECK(long_lived_failures == 0);
+    CHECK(still_echo == long_lived.size());
+    Fd fresh = connect_to("127.0.0.1", ports[0]);
+    CHECK(echoes(fresh.get(), "a new connection after the storm"));
+}
