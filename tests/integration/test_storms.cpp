@@ -646,3 +646,90 @@ TEST_CASE("storm: workers stopped and continued at random for 10 s while clients
     Fd fresh = connect_to("127.0.0.1", ports[0]);
     CHECK(echoes(fresh.get(), "a new connection after the storm"));
 }
+
+namespace {
+
+// The serving generation has `count` workers, all ready, and no reload is under way; workers of
+// older generations may still be draining.
+bool serving(const nlohmann::json& status, std::size_t count) {
+    if (!status.is_object() || status["state"] != "running") return false;
+    std::size_t ready = 0;
+    for (const auto& worker : status["workers"]) {
+        if (worker["state"] == "starting") return false;
+        ready += worker["generation"] == status["generation"] && worker["state"] == "ready";
+    }
+    return ready == count;
+}
+
+}  // namespace
+
+TEST_CASE("storm: 100 SIGHUPs within a second: bounded reloads, no leaked generation or descriptor") {
+    constexpr std::size_t kWorkers = 2;
+    const std::uint16_t admin = free_port();
+    CorralProcess corral(admin_config(kWorkers, admin, ""));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    const pid_t master = corral.pid();
+    REQUIRE(settled(wait_settled(admin, kWorkers, kPatience), kWorkers));
+    const std::size_t fds_before = steady_fd_count(master);
+    const std::string fds_listed_before = fd_listing(master);
+
+    std::vector<Fd> long_lived;
+    for (int i = 0; i < 4; ++i) {
+        long_lived.push_back(connect_to("127.0.0.1", ports[0]));
+        REQUIRE(echoes(long_lived.back().get(), "opened before the reloads"));
+    }
+    Threads threads;
+    ChurnStats churned;
+    threads.start([&] { churn(ports[0], threads.stop, churned, 1); });
+
+    const auto start = Clock::now();
+    for (int i = 0; i < 100; ++i) {
+        std::this_thread::sleep_until(start + i * 10ms);
+        ::kill(master, SIGHUP);
+    }
+    const double sending_seconds = seconds_since(start);
+    CHECK(alive(master));
+
+    // Once the reloads are over the workers of the newest generation serve; the long-lived
+    // connections are still served by their draining workers.
+    nlohmann::json status;
+    CHECK(eventually(60s, [&] {
+        status = admin_status(admin);
+        return serving(status, kWorkers);
+    }));
+    threads.stop_and_join();
+    std::size_t still_echo = 0;
+    for (Fd& connection : long_lived) still_echo += echoes(connection.get(), "served while draining");
+    long_lived.clear();
+    // With their last connection closed, the drained workers exit.
+    const bool no_leftovers = eventually(kPatience, [&] {
+        status = admin_status(admin);
+        return settled(status, kWorkers) && corral.workers() == status_pids(status);
+    });
+    eventually(5s, [&] { return open_fd_count(master) == fds_before; });
+    const std::size_t fds_after = steady_fd_count(master);
+
+    REQUIRE(status.is_object());
+    const unsigned reloads = status["reloads"].get<unsigned>();
+    const unsigned failures = status["reload_failures"].get<unsigned>();
+    MESSAGE("100 SIGHUPs sent in ", sending_seconds, " s: ", reloads, " reloads, ", failures,
+            " reload failures, now generation ", status["generation"].get<unsigned>());
+    MESSAGE("churn during the reloads: ", churned.connections.load(), " connections, ", churned.connect_failures.load(),
+            " failed to connect, ", churned.broken.load(), " broken; ", still_echo, " of 4 long-lived still echo");
+    MESSAGE("master fds before/after: ", fds_before, " / ", fds_after);
+    CHECK(no_leftovers);
+    CHECK(settled(status, kWorkers));
+    CHECK(reloads >= 1);
+    CHECK(reloads + failures <= 100);
+    CHECK(failures == 0);
+    CHECK(status["generation"] == reloads + 1);
+    CHECK(churned.connect_failures == 0);
+    CHECK(churned.broken == 0);
+    CHECK(still_echo == 4);
+    CAPTURE(fds_listed_before);
+    CAPTURE(fd_listing(master));
+    CHECK(fds_after == fds_before);
+    Fd fresh = connect_to("127.0.0.1", ports[0]);
+    CHECK(echoes(fresh.get(), "served by the newest generation"));
+}
