@@ -733,3 +733,195 @@ TEST_CASE("storm: 100 SIGHUPs within a second: bounded reloads, no leaked genera
     Fd fresh = connect_to("127.0.0.1", ports[0]);
     CHECK(echoes(fresh.get(), "served by the newest generation"));
 }
+
+namespace {
+
+// A client that has sent `expected` and waits for it to come back.
+struct Waiting {
+    Fd fd;
+    std::string expected;
+    std::string received;
+    bool served = false;
+    bool wrong = false;
+};
+
+// Opens `count` connections to 127.0.0.1:port, each sending a short message of its own. The
+// connects succeed whether or not anyone accepts: the listen queue completes the handshake.
+std::vector<Waiting> open_waiting(std::uint16_t port, std::size_t count) {
+    std::vector<Waiting> clients(count);
+    for (std::size_t i = 0; i < count; ++i) {
+        clients[i].fd = connect_to("127.0.0.1", port);
+        clients[i].expected = "client " + std::to_string(i);
+        if (clients[i].fd) send_all(clients[i].fd.get(), clients[i].expected);
+    }
+    return clients;
+}
+
+// Collects echoes for `duration` or until every open client is served; a served client is closed
+// at once when close_served (so that the server gets its descriptor back). Returns how many were
+// served meanwhile.
+std::size_t collect_echoes(std::vector<Waiting>& clients, std::chrono::milliseconds duration, bool close_served) {
+    std::size_t served = 0;
+    const auto deadline = Clock::now() + duration;
+    while (Clock::now() < deadline) {
+        std::vector<pollfd> watched;
+        std::vector<Waiting*> which;
+        for (Waiting& client : clients) {
+            if (!client.fd || client.served || client.wrong) continue;
+            watched.push_back(pollfd{.fd = client.fd.get(), .events = POLLIN, .revents = 0});
+            which.push_back(&client);
+        }
+        if (watched.empty()) break;
+        if (::poll(watched.data(), watched.size(), 50) <= 0) continue;
+        for (std::size_t k = 0; k < watched.size(); ++k) {
+            if (watched[k].revents == 0) continue;
+            Waiting& client = *which[k];
+            char buffer[256];
+            const ssize_t got = ::recv(client.fd.get(), buffer, sizeof buffer, MSG_DONTWAIT);
+            if (got < 0 && errno == EAGAIN) continue;
+            if (got <= 0) {
+                client.wrong = true;
+                continue;
+            }
+            client.received.append(buffer, static_cast<std::size_t>(got));
+            if (client.received.size() < client.expected.size()) continue;
+            client.served = client.received == client.expected;
+            client.wrong = !client.served;
+            served += client.served;
+            if (close_served) client.fd.reset();
+        }
+    }
+    return served;
+}
+
+std::size_t count_wrong(const std::vector<Waiting>& clients) {
+    return static_cast<std::size_t>(std::count_if(clients.begin(), clients.end(), [](const Waiting& c) { return c.wrong; }));
+}
+
+}  // namespace
+
+TEST_CASE("storm: a worker out of descriptors (limits.nofile 64, twice as many clients) waits without spinning") {
+    constexpr std::uint64_t kNofile = 64;
+    const std::uint16_t admin = free_port();
+    CorralProcess corral(admin_config(1, admin, "limits:\n  nofile: " + std::to_string(kNofile) + "\n"));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    const pid_t master = corral.pid();
+    const pid_t worker = corral.workers().at(0);
+    const std::size_t master_fds_before = steady_fd_count(master);
+    const std::size_t worker_fds_before = steady_fd_count(worker);
+    const std::size_t allowed = kNofile - worker_fds_before;
+
+    std::vector<Waiting> clients = open_waiting(ports[0], 2 * allowed);
+    REQUIRE(std::all_of(clients.begin(), clients.end(), [](const Waiting& c) { return c.fd.valid(); }));
+    REQUIRE(corral.wait_for_log("accept4() failed: Too many open files"));
+
+    // The shortage lasts while the clients stay: the worker must wait, not spin or log on.
+    const std::size_t lines_before = count_lines(corral.log());
+    const double worker_cpu_before = cpu_seconds(worker);
+    const double master_cpu_before = cpu_seconds(master);
+    const auto window_start = Clock::now();
+    std::this_thread::sleep_for(3s);  // the measurement window
+    const double window = seconds_since(window_start);
+    const double worker_cpu = cpu_seconds(worker) - worker_cpu_before;
+    const double master_cpu = cpu_seconds(master) - master_cpu_before;
+    const std::size_t lines_during = count_lines(corral.log()) - lines_before;
+
+    // Those the worker could accept were echoed; as clients leave, every waiting one is served.
+    const std::size_t served_while_short = collect_echoes(clients, 2s, false);
+    for (Waiting& client : clients) {
+        if (client.served) client.fd.reset();
+    }
+    const std::size_t waiting = clients.size() - served_while_short;
+    const std::size_t served_after = collect_echoes(clients, kPatience, true);
+    Fd fresh = connect_to("127.0.0.1", ports[0]);
+    const bool fresh_echoes = echoes(fresh.get(), "after the shortage");
+    fresh.reset();
+    eventually(5s, [&] { return open_fd_count(worker) == worker_fds_before; });
+
+    const std::string log = corral.log();
+    MESSAGE("limits.nofile ", kNofile, ": the worker held ", worker_fds_before, " descriptors, so ", allowed,
+            " connections fit; ", clients.size(), " clients");
+    MESSAGE("CPU over ", window, " s of shortage: worker ", worker_cpu, " s, master ", master_cpu, " s; ",
+            lines_during, " log lines meanwhile; ", count_occurrences(log, "Too many open files"),
+            " 'Too many open files' lines in all");
+    MESSAGE(served_while_short, " echoed during the shortage; ", served_after, " of ", waiting,
+            " waiting ones echoed once the others left; ", count_wrong(clients), " wrong or cut");
+    CHECK(worker_cpu < 0.3);
+    CHECK(master_cpu < 0.3);
+    CHECK(lines_during <= 5);
+    CHECK(count_occurrences(log, "Too many open files") == 1);
+    CHECK(served_while_short > 0);
+    CHECK(served_while_short <= allowed);
+    CHECK(served_after == waiting);
+    CHECK(count_wrong(clients) == 0);
+    CHECK(fresh_echoes);
+    CHECK(corral.workers() == std::vector<pid_t>{worker});
+    CHECK(steady_fd_count(worker) == worker_fds_before);
+    CHECK(steady_fd_count(master) == master_fds_before);
+}
+
+TEST_CASE("storm: the master's admin endpoint out of descriptors (twice as many clients as fit) does not spin") {
+    // Small enough that the master runs out of descriptors before the admin endpoint's own limit
+    // of 32 connections refuses any.
+    constexpr std::uint64_t kNofile = 24;
+    const std::uint16_t admin = free_port();
+    CorralProcess corral(admin_config(1, admin, "limits:\n  nofile: " + std::to_string(kNofile) + "\n"));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    const pid_t master = corral.pid();
+    const pid_t worker = corral.workers().at(0);
+    const std::size_t master_fds_before = steady_fd_count(master);
+    REQUIRE(master_fds_before < kNofile);
+    const std::size_t allowed = kNofile - master_fds_before;
+    REQUIRE(allowed < 32);
+
+    // Clients that connect and say nothing: each holds a descriptor of the master's until its
+    // 5 s request timeout.
+    std::vector<Fd> clients;
+    for (std::size_t i = 0; i < 2 * allowed; ++i) {
+        clients.push_back(connect_to("127.0.0.1", admin));
+        REQUIRE(clients.back());
+    }
+    // Short of descriptors: the master holds all it may.
+    REQUIRE(eventually(10s, [&] { return open_fd_count(master) >= kNofile; }));
+
+    const std::size_t lines_before = count_lines(corral.log());
+    const double master_cpu_before = cpu_seconds(master);
+    const double worker_cpu_before = cpu_seconds(worker);
+    const auto window_start = Clock::now();
+    std::this_thread::sleep_for(3s);  // the measurement window
+    const double window = seconds_since(window_start);
+    const double master_cpu = cpu_seconds(master) - master_cpu_before;
+    const double worker_cpu = cpu_seconds(worker) - worker_cpu_before;
+    const std::size_t lines_during = count_lines(corral.log()) - lines_before;
+
+    clients.clear();
+    // Service resumes: /healthz answers again within a couple of seconds of the clients leaving.
+    const auto resume_start = Clock::now();
+    const bool answers = eventually(10s, [&] {
+        const auto health = admin_fetch(admin, "/healthz");
+        return health && health->status == 200;
+    });
+    const double resume_seconds = seconds_since(resume_start);
+    Fd client = connect_to("127.0.0.1", ports[0]);
+    const bool echo_works = echoes(client.get(), "the workers serve throughout");
+    client.reset();
+    eventually(10s, [&] { return open_fd_count(master) == master_fds_before; });
+
+    const std::string log = corral.log();
+    MESSAGE("limits.nofile ", kNofile, ": the master held ", master_fds_before, " descriptors, so ", allowed,
+            " admin connections fit; ", 2 * allowed, " admin clients");
+    MESSAGE("CPU over ", window, " s of shortage: master ", master_cpu, " s, worker ", worker_cpu, " s; ", lines_during,
+            " log lines meanwhile; ", count_occurrences(log, "Too many open files"),
+            " 'Too many open files' lines in all; /healthz answered 200 ", resume_seconds,
+            " s after the clients left");
+    CHECK(master_cpu < 0.3);
+    CHECK(worker_cpu < 0.3);
+    CHECK(lines_during <= 5);
+    CHECK(answers);
+    CHECK(resume_seconds < 3);
+    CHECK(echo_works);
+    CHECK(alive(master));
+    CHECK(steady_fd_count(master) == master_fds_before);
+}
