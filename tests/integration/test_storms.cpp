@@ -925,3 +925,83 @@ TEST_CASE("storm: the master's admin endpoint out of descriptors (twice as many 
     CHECK(alive(master));
     CHECK(steady_fd_count(master) == master_fds_before);
 }
+
+namespace {
+
+std::vector<pid_t> corral_processes(const CorralProcess& corral) {
+    std::vector<pid_t> processes = {corral.pid()};
+    for (pid_t worker : corral.workers()) processes.push_back(worker);
+    return processes;
+}
+
+}  // namespace
+
+TEST_CASE("storm: 60 s of connect-echo-close churn: every process's RSS and descriptors stay within 5 %") {
+    constexpr std::size_t kWorkers = 2;
+    constexpr int kClientThreads = 3;
+    const std::uint16_t admin = free_port();
+    // RSS is compared within 5 %, and the warm-up fills a 1 MiB quarantine: see asan_quarantine.
+    CorralProcess corral(admin_config(kWorkers, admin), asan_quarantine(1));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    const std::vector<pid_t> processes = corral_processes(corral);
+    REQUIRE(processes.size() == kWorkers + 1);
+
+    ChurnStats churned;
+    auto run_churn = [&](std::chrono::seconds duration, const std::function<void()>& every_10s) {
+        Threads threads;
+        for (int seed = 0; seed < kClientThreads; ++seed) {
+            threads.start([&, seed] { churn(ports[0], threads.stop, churned, static_cast<std::uint32_t>(seed)); });
+        }
+        const auto start = Clock::now();
+        for (auto next = start + 10s; next <= start + duration; next += 10s) {
+            std::this_thread::sleep_until(next);
+            every_10s();
+        }
+        std::this_thread::sleep_until(start + duration);
+    };
+    // Quiet: every worker reports no open connection (heartbeats carry the count).
+    auto wait_quiet = [&] {
+        return eventually(kPatience, [&] {
+            const nlohmann::json status = admin_status(admin);
+            if (!settled(status, kWorkers)) return false;
+            return std::all_of(status["workers"].begin(), status["workers"].end(),
+                               [](const nlohmann::json& worker) { return worker["connections"] == 0; });
+        });
+    };
+
+    run_churn(5s, [] {});  // warm-up
+    REQUIRE(wait_quiet());
+    std::map<pid_t, std::size_t> rss_before, fds_before, rss_peak;
+    for (pid_t pid : processes) {
+        rss_before[pid] = rss_peak[pid] = resident_kib(pid);
+        fds_before[pid] = steady_fd_count(pid);
+    }
+    const std::uint64_t warm_up_connections = churned.connections;
+
+    run_churn(60s, [&] {
+        for (pid_t pid : processes) rss_peak[pid] = std::max(rss_peak[pid], resident_kib(pid));
+    });
+    REQUIRE(wait_quiet());
+    const std::uint64_t connections = churned.connections - warm_up_connections;
+    MESSAGE("60 s of churn from ", kClientThreads, " threads: ", connections, " connections (",
+            static_cast<double>(connections) / 60.0, " per second), ", churned.connect_failures.load(),
+            " failed to connect, ", churned.broken.load(), " broken");
+    CHECK(corral_processes(corral) == processes);
+    for (pid_t pid : processes) {
+        const std::size_t rss = resident_kib(pid);
+        const std::size_t fds = steady_fd_count(pid);
+        const std::string who = pid == corral.pid() ? "master " : "worker ";
+        MESSAGE(who, pid, ": RSS ", rss_before[pid], " -> ", rss, " KiB (peak sampled ", rss_peak[pid], "), fds ",
+                fds_before[pid], " -> ", fds);
+        CAPTURE(who);
+        CAPTURE(pid);
+        CHECK(static_cast<double>(rss) <= static_cast<double>(rss_before[pid]) * 1.05);
+        CHECK(static_cast<double>(rss) >= static_cast<double>(rss_before[pid]) * 0.95);
+        CHECK(static_cast<double>(fds) <= static_cast<double>(fds_before[pid]) * 1.05);
+        CHECK(static_cast<double>(fds) >= static_cast<double>(fds_before[pid]) * 0.95);
+    }
+    CHECK(connections > 1000);
+    CHECK(churned.connect_failures == 0);
+    CHECK(churned.broken == 0);
+}
