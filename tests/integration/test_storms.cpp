@@ -1005,3 +1005,169 @@ TEST_CASE("storm: 60 s of connect-echo-close churn: every process's RSS and desc
     CHECK(churned.connect_failures == 0);
     CHECK(churned.broken == 0);
 }
+
+namespace {
+
+// What replaces the config file, and what the rejection should say besides the file's name.
+struct NotAConfig {
+    std::string what;
+    std::function<void(const std::string& path, const TempDir& dir)> make;
+    std::string reason;
+};
+
+void write_bytes(const std::string& path, const std::string& bytes) { std::ofstream(path, std::ios::binary) << bytes; }
+
+std::vector<NotAConfig> not_configs(const std::string& valid_config) {
+    const bool root = ::geteuid() == 0;
+    return {
+        {"binary garbage", [](const std::string& path, const TempDir&) { write_bytes(path, pattern_bytes(4096, 99)); }, ""},
+        {"a directory", [](const std::string& path, const TempDir&) { std::filesystem::create_directory(path); },
+         "Is a directory"},
+        // Root reads it anyway, and then it must be rejected for what it says.
+        {"an unreadable file (mode 000) of garbage",
+         [](const std::string& path, const TempDir&) {
+             write_bytes(path, "workers: [1, 2\nlisten: {{{\n");
+             ::chmod(path.c_str(), 0);
+         },
+         root ? "" : "Permission denied"},
+        {"a dangling symlink",
+         [](const std::string& path, const TempDir& dir) {
+             std::filesystem::create_symlink(dir.path() + "/nowhere.yaml", path);
+         },
+         "No such file or directory"},
+        {"a 100 MB file",
+         [valid_config](const std::string& path, const TempDir&) {
+             std::ofstream out(path, std::ios::binary);
+             out << valid_config;
+             const std::string filler = "# " + std::string(1021, 'x') + "\n";  // 1 KiB of comment
+             for (int i = 0; i < 100 * 1024; ++i) out << filler;
+         },
+         "larger than"},
+        // Last: opening it may block whoever opens it, which the cases after would inherit.
+        {"a FIFO nobody writes to", [](const std::string& path, const TempDir&) { ::mkfifo(path.c_str(), 0600); }, ""},
+    };
+}
+
+}  // namespace
+
+TEST_CASE("storm: the config file replaced by garbage, a directory, an unreadable file, a dangling symlink, a 100 MB "
+          "file and a FIFO, each with SIGHUP") {
+    const std::uint16_t admin = free_port();
+    const std::string valid_config = admin_config(2, admin);
+    CorralProcess corral(valid_config);
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    const std::string path = corral.config_path();
+    REQUIRE(corral.workers().size() == 2);
+
+    // /healthz polled throughout: every request must get 200 within a couple of seconds.
+    struct Probe {
+        Clock::time_point at;
+        double seconds;
+        bool ok;
+    };
+    std::mutex probes_mutex;
+    std::vector<Probe> probes;
+    Threads threads;
+    threads.start([&] {
+        while (!threads.stop) {
+            const auto start = Clock::now();
+            const auto health = admin_fetch(admin, "/healthz");
+            const Probe probe{start, seconds_since(start), health && health->status == 200};
+            {
+                std::lock_guard lock(probes_mutex);
+                probes.push_back(probe);
+            }
+            std::this_thread::sleep_for(20ms);
+        }
+    });
+    auto probes_since = [&](Clock::time_point since) {
+        std::lock_guard lock(probes_mutex);
+        std::size_t count = 0, bad = 0;
+        double slowest = 0;
+        for (const Probe& probe : probes) {
+            if (probe.at < since) continue;
+            ++count;
+            bad += !probe.ok || probe.seconds > 2.0;
+            slowest = std::max(slowest, probe.seconds);
+        }
+        return std::make_tuple(count, bad, slowest);
+    };
+    auto outcomes = [&] {
+        const nlohmann::json status = admin_status(admin);
+        return status.is_object() ? status["reloads"].get<int>() + status["reload_failures"].get<int>() : -1;
+    };
+
+    TempDir elsewhere;
+    int expected_outcomes = 0;
+    const auto storm_start = Clock::now();
+    for (const NotAConfig& bad : not_configs(valid_config)) {
+        CAPTURE(bad.what);
+        const auto case_start = Clock::now();
+        // Each case on its own: what the one before did to the workers is not counted again.
+        CHECK(settled(wait_settled(admin, 2, kPatience), 2));
+        const std::vector<pid_t> workers = corral.workers();
+        Fd long_lived = connect_to("127.0.0.1", ports[0]);
+        CHECK(echoes(long_lived.get(), "opened before " + bad.what));
+        std::filesystem::remove_all(path);
+        bad.make(path, elsewhere);
+        ++expected_outcomes;
+        const auto start = Clock::now();
+        corral.signal(SIGHUP);
+        bool answered = eventually(5s, [&] { return outcomes() == expected_outcomes; });
+        const double reject_seconds = seconds_since(start);
+        CHECK_MESSAGE(answered, "no reload outcome within 5 s of SIGHUP");
+        if (!answered && bad.what.find("FIFO") != std::string::npos) {
+            // Whatever blocks on the FIFO gets its end of file now, so that the storm goes on.
+            MESSAGE("no outcome within 5 s: the master still waits in open() of the FIFO; a writer now opens and "
+                    "closes it");
+            const int writer = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+            if (writer >= 0) ::close(writer);
+            answered = eventually(10s, [&] { return outcomes() == expected_outcomes; });
+        }
+        const nlohmann::json status = admin_status(admin);
+        if (!status.is_object()) {
+            CAPTURE(log_tail(corral));
+            const std::optional<int> exit_code = corral.wait_exit(1s);
+            CAPTURE(exit_code.has_value() ? "exited: " + std::to_string(*exit_code) : std::string("running"));
+            FAIL("the master does not answer /status");
+        }
+        const std::string error =
+            status["last_reload"].is_object() && status["last_reload"]["error"].is_string()
+                ? status["last_reload"]["error"].get<std::string>()
+                : std::string();
+        MESSAGE(bad.what, ": outcome after ", reject_seconds, " s: ",
+                status["last_reload"].is_object() ? status["last_reload"]["result"].dump() : "none", ": ",
+                error.substr(0, 200));
+        CHECK(status["last_reload"]["result"] == "failed");
+        CHECK(error.starts_with(path + ":"));
+        CHECK(error.find("error: ") != std::string::npos);
+        if (!bad.reason.empty()) CHECK(error.find(bad.reason) != std::string::npos);
+        CHECK(corral.log().find("reload failed: " + path) != std::string::npos);
+        CHECK(status["generation"] == 1);
+        CHECK(status_pids(status) == workers);
+        CHECK(corral.workers() == workers);
+        CHECK(echoes(long_lived.get(), "still served after " + bad.what));
+        Fd fresh = connect_to("127.0.0.1", ports[0]);
+        CHECK(echoes(fresh.get(), "a new connection after " + bad.what));
+        const auto [probe_count, bad_probes, slowest] = probes_since(case_start);
+        MESSAGE(bad.what, ": /healthz during this case (", seconds_since(case_start), " s): ", probe_count, " requests, ", bad_probes,
+                " not answered 200 within 2 s, slowest ", slowest, " s");
+    }
+
+    // A valid file again: the master reloads as usual.
+    std::filesystem::remove_all(path);
+    corral.write_config(admin_config(3, admin));
+    corral.signal(SIGHUP);
+    const nlohmann::json after = wait_settled(admin, 3, kPatience);
+    threads.stop_and_join();
+    const auto [probe_count, bad_probes, slowest] = probes_since(storm_start);
+    MESSAGE("/healthz during the whole storm (", seconds_since(storm_start), " s): ", probe_count, " requests, ", bad_probes,
+            " not answered 200 within 2 s, slowest ", slowest, " s; then a valid file reloads: generation ",
+            after["generation"].dump());
+    CHECK(settled(after, 3));
+    CHECK(after["generation"] == 2);
+    CHECK(after["reload_failures"] == expected_outcomes);
+    CHECK(bad_probes == 0);
+    CHECK(slowest < 2.0);
+}
