@@ -103,6 +103,19 @@ std::string log_tail(const CorralProcess& corral, std::size_t bytes = 3000) {
     return log.substr(log.size() > bytes ? log.size() - bytes : 0);
 }
 
+// The lines of a log above debug level, for failure messages.
+std::string without_debug(const std::string& log) {
+    std::string kept;
+    std::size_t begin = 0;
+    while (begin < log.size()) {
+        std::size_t end = log.find('\n', begin);
+        end = end == std::string::npos ? log.size() : end + 1;
+        if (log.compare(begin, 7, "debug: ") != 0) kept.append(log, begin, end - begin);
+        begin = end;
+    }
+    return kept;
+}
+
 std::vector<pid_t> status_pids(const nlohmann::json& status) {
     std::vector<pid_t> pids;
     if (!status.is_object()) return pids;
@@ -119,13 +132,18 @@ bool settled(const nlohmann::json& status, std::size_t count) {
     });
 }
 
-nlohmann::json wait_settled(std::uint16_t admin, std::size_t count, std::chrono::milliseconds timeout) {
+// Polls /status until it is settled with `count` workers and they are exactly the live worker
+// processes (a worker killed a moment ago is listed until the master has reaped it). The last
+// status read is left in *last.
+bool wait_settled(const CorralProcess& corral, std::uint16_t admin, std::size_t count,
+                  std::chrono::milliseconds timeout, nlohmann::json* last = nullptr) {
     nlohmann::json status;
-    eventually(timeout, [&] {
+    const bool done = eventually(timeout, [&] {
         status = admin_status(admin);
-        return settled(status, count);
+        return settled(status, count) && status_pids(status) == corral.workers();
     });
-    return status;
+    if (last != nullptr) *last = std::move(status);
+    return done;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -412,7 +430,7 @@ TEST_CASE("storm: kill -9 of a random worker every 200 ms for 20 s under ping-po
     const std::vector<pid_t> first = corral.workers();
     REQUIRE(first.size() == kWorkers);
     ::kill(first[0], SIGKILL);
-    REQUIRE(settled(wait_settled(admin, kWorkers, kPatience), kWorkers));
+    REQUIRE(wait_settled(corral, admin, kWorkers, kPatience));
     for (int i = 0; i < 100; ++i) {
         REQUIRE(admin_fetch(admin, "/metrics"));
         REQUIRE(admin_status(admin).is_object());
@@ -429,6 +447,14 @@ TEST_CASE("storm: kill -9 of a random worker every 200 ms for 20 s under ping-po
     const std::size_t fds_before = steady_fd_count(master);
     const std::string fds_listed_before = fd_listing(master);
     const std::size_t rss_before = resident_kib(master);
+    // Nothing has died since the warm-up's replacement: the baseline is of a whole set.
+    const nlohmann::json at_baseline = admin_status(admin);
+    const std::string log_at_baseline = corral.log();
+    CAPTURE(at_baseline.dump());
+    CAPTURE(without_debug(log_at_baseline));
+    CHECK(settled(at_baseline, kWorkers));
+    CHECK(count_occurrences(log_at_baseline, ") was killed by signal") +
+              count_occurrences(log_at_baseline, ") exited with code") == 1);
 
     std::mt19937 random(20240611);
     const auto storm_start = Clock::now();
@@ -447,11 +473,11 @@ TEST_CASE("storm: kill -9 of a random worker every 200 ms for 20 s under ping-po
 
     // Workers that died young push the respawn delay up to 10 s: wait generously.
     const auto refill_start = Clock::now();
-    const nlohmann::json after = wait_settled(admin, kWorkers, 40s);
+    nlohmann::json after;
+    const bool refilled = wait_settled(corral, admin, kWorkers, 40s, &after);
     const double refill_seconds = seconds_since(refill_start);
-    CHECK(settled(after, kWorkers));
+    CHECK(refilled);
     CHECK(after["pid"] == master);
-    CHECK(corral.workers() == status_pids(after));
 
     // Every connection, including those that waited in the listen queue while no worker lived,
     // answers again now.
@@ -499,7 +525,7 @@ TEST_CASE("storm: workers killed and replaced while /status is polled back to ba
     const auto ports = corral.wait_ready();
     REQUIRE(ports.size() == 1);
     const pid_t master = corral.pid();
-    REQUIRE(settled(wait_settled(admin, kWorkers, kPatience), kWorkers));
+    REQUIRE(wait_settled(corral, admin, kWorkers, kPatience));
 
     std::atomic<std::uint64_t> answered{0}, unanswered{0};
     Threads threads;
@@ -521,7 +547,7 @@ TEST_CASE("storm: workers killed and replaced while /status is polled back to ba
         ++kills;
     }
     const bool master_alive = alive(master);
-    const nlohmann::json status = wait_settled(admin, kWorkers, kPatience);
+    const bool refilled = wait_settled(corral, admin, kWorkers, kPatience);
     threads.stop_and_join();
     const std::string log = corral.log();
     const std::size_t sanitizer_report = log.find("ERROR: AddressSanitizer");
@@ -530,7 +556,7 @@ TEST_CASE("storm: workers killed and replaced while /status is polled back to ba
     if (sanitizer_report != std::string::npos) MESSAGE(log.substr(sanitizer_report, 1500));
     CHECK(master_alive);
     CHECK(unanswered == 0);
-    CHECK(settled(status, kWorkers));
+    CHECK(refilled);
     CHECK(kills >= 10);
 }
 
@@ -670,7 +696,7 @@ TEST_CASE("storm: 100 SIGHUPs within a second: bounded reloads, no leaked genera
     const auto ports = corral.wait_ready();
     REQUIRE(ports.size() == 1);
     const pid_t master = corral.pid();
-    REQUIRE(settled(wait_settled(admin, kWorkers, kPatience), kWorkers));
+    REQUIRE(wait_settled(corral, admin, kWorkers, kPatience));
     const std::size_t fds_before = steady_fd_count(master);
     const std::string fds_listed_before = fd_listing(master);
 
@@ -961,13 +987,19 @@ TEST_CASE("storm: 60 s of connect-echo-close churn: every process's RSS and desc
         std::this_thread::sleep_until(start + duration);
     };
     // Quiet: every worker reports no open connection (heartbeats carry the count).
+    nlohmann::json last_status;
     auto wait_quiet = [&] {
-        return eventually(kPatience, [&] {
-            const nlohmann::json status = admin_status(admin);
-            if (!settled(status, kWorkers)) return false;
-            return std::all_of(status["workers"].begin(), status["workers"].end(),
+        const bool quiet = eventually(kPatience, [&] {
+            last_status = admin_status(admin);
+            if (!settled(last_status, kWorkers)) return false;
+            return std::all_of(last_status["workers"].begin(), last_status["workers"].end(),
                                [](const nlohmann::json& worker) { return worker["connections"] == 0; });
         });
+        if (!quiet) {
+            MESSAGE("not quiet: /status ", last_status.dump(), "; log ends: ", log_tail(corral, 1500));
+            for (pid_t pid : corral_processes(corral)) MESSAGE("descriptors of ", pid, ":\n", fd_listing(pid));
+        }
+        return quiet;
     };
 
     run_churn(5s, [] {});  // warm-up
@@ -1105,7 +1137,7 @@ TEST_CASE("storm: the config file replaced by garbage, a directory, an unreadabl
         CAPTURE(bad.what);
         const auto case_start = Clock::now();
         // Each case on its own: what the one before did to the workers is not counted again.
-        CHECK(settled(wait_settled(admin, 2, kPatience), 2));
+        CHECK(wait_settled(corral, admin, 2, kPatience));
         const std::vector<pid_t> workers = corral.workers();
         Fd long_lived = connect_to("127.0.0.1", ports[0]);
         CHECK(echoes(long_lived.get(), "opened before " + bad.what));
@@ -1159,13 +1191,14 @@ TEST_CASE("storm: the config file replaced by garbage, a directory, an unreadabl
     std::filesystem::remove_all(path);
     corral.write_config(admin_config(3, admin));
     corral.signal(SIGHUP);
-    const nlohmann::json after = wait_settled(admin, 3, kPatience);
+    nlohmann::json after;
+    const bool reloaded = wait_settled(corral, admin, 3, kPatience, &after);
     threads.stop_and_join();
     const auto [probe_count, bad_probes, slowest] = probes_since(storm_start);
     MESSAGE("/healthz during the whole storm (", seconds_since(storm_start), " s): ", probe_count, " requests, ", bad_probes,
             " not answered 200 within 2 s, slowest ", slowest, " s; then a valid file reloads: generation ",
             after["generation"].dump());
-    CHECK(settled(after, 3));
+    CHECK(reloaded);
     CHECK(after["generation"] == 2);
     CHECK(after["reload_failures"] == expected_outcomes);
     CHECK(bad_probes == 0);
