@@ -20,6 +20,9 @@
 namespace corral {
 namespace {
 
+// Packets read from one worker before judging its heartbeat.
+constexpr int kMaxPacketsPerCheck = 1024;
+
 [[noreturn]] void become_worker(const Config& config, std::vector<std::pair<int, ListenConfig>> fds,
                                 int channel) {
     ::prctl(PR_SET_NAME, "corral-worker", 0, 0, 0);
@@ -101,16 +104,16 @@ bool Supervisor::spawn(const Config& config, const ListenerList& listeners, unsi
     return true;
 }
 
-void Supervisor::on_message(WorkerProcess& worker) {
-    if (!worker.channel) return;  // forgotten earlier in this batch
+bool Supervisor::on_message(WorkerProcess& worker) {
+    if (!worker.channel) return false;  // forgotten earlier in this batch
     // One byte more than a message: a longer packet must show up as too long, not as truncated.
     std::array<std::byte, kMessageSize + 1> packet{};
     const ssize_t received = ::recv(worker.channel.get(), packet.data(), packet.size(), MSG_DONTWAIT | MSG_TRUNC);
-    if (received < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (received < 0 && (errno == EAGAIN || errno == EINTR)) return false;
     if (received <= 0) {
         // The worker is exiting; its exit will say how.
         forget_channel(worker);
-        return;
+        return false;
     }
     std::string error;
     const auto message =
@@ -118,24 +121,25 @@ void Supervisor::on_message(WorkerProcess& worker) {
     if (!message) {
         log_error("worker %d sent a bad message (%s); replacing it", worker.pid, error.c_str());
         kill(worker);
-        return;
+        return false;
     }
     worker.last_heartbeat = Clock::now();
     worker.counters = message->counters;
     switch (message->type) {
         case MessageType::ready:
-            if (worker.state != WorkerState::starting) return;
+            if (worker.state != WorkerState::starting) return true;
             worker.state = WorkerState::ready;
             log_debug("worker %d is ready", worker.pid);
             events_.on_worker_ready(worker);
-            return;
-        case MessageType::heartbeat: return;
+            return true;
+        case MessageType::heartbeat: return true;
         case MessageType::drain:
         case MessageType::reopen_logs:
         case MessageType::stop: break;
     }
     log_error("worker %d sent an unexpected %s message; replacing it", worker.pid, message_type_name(message->type));
     kill(worker);
+    return false;
 }
 
 void Supervisor::forget_channel(WorkerProcess& worker) { worker.channel.close(); }
@@ -166,7 +170,13 @@ bool Supervisor::on_exit(pid_t pid, int status) {
 }
 
 void Supervisor::check_heartbeats(Clock::time_point now, std::chrono::milliseconds timeout) {
-    for (auto& worker : workers_) {
+    for (std::size_t i = 0; i < workers_.size(); ++i) {
+        WorkerProcess* worker = workers_[i].get();
+        if (worker->killed || now - worker->last_heartbeat <= timeout) continue;
+        // Bounded: a worker sends a few packets a second, and the socketpair holds only so many.
+        for (int packet = 0; packet < kMaxPacketsPerCheck; ++packet) {
+            if (!on_message(*worker)) break;
+        }
         if (worker->killed || now - worker->last_heartbeat <= timeout) continue;
         log_error("worker %d sent no heartbeat for %lld ms; killing it", worker->pid,
                   static_cast<long long>(

@@ -67,7 +67,8 @@ public:
     // Handles the exit of pid if it is a worker; false if it is not one of ours.
     bool on_exit(pid_t pid, int status);
 
-    // Kills every worker whose last heartbeat is older than `timeout`.
+    // Kills every worker whose last heartbeat is older than `timeout`, after reading what it has
+    // sent meanwhile: if the master's own loop was held up, the heartbeats wait in the socketpair.
     void check_heartbeats(Clock::time_point now, std::chrono::milliseconds timeout);
 
     // passed_fd, when not -1, is handed to the worker with the message.
@@ -96,7 +97,8 @@ public:
 
 private:
     friend struct WorkerProcess;
-    void on_message(WorkerProcess& worker);
+    // Reads and acts on one packet from the worker; false when there was none to read.
+    bool on_message(WorkerProcess& worker);
     void forget_channel(WorkerProcess& worker);
     void kill(WorkerProcess& worker);
 

@@ -1,19 +1,16 @@
 // The admin endpoints and the commands that use them: status, stop, reload's preconditions.
 #include <doctest/doctest.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 
 #include <chrono>
-#include <fstream>
 #include <set>
-#include <sstream>
 #include <thread>
 
 #include "tests/support/admin.hpp"
 #include "tests/support/client.hpp"
 #include "tests/support/corral_process.hpp"
+#include "tests/support/process_probe.hpp"
 
 using namespace corral;
 using namespace corral::test;
@@ -178,60 +175,13 @@ TEST_CASE("admin connections that finish while a forked child shares their descr
     }
     // The master closed those connections while the child still held them open: the master's
     // loop must not hear of them again. It keeps answering until the child is a ready worker.
-    bool both_ready = false;
-    const auto deadline = std::chrono::steady_clock::now() + kPatience;
-    while (!both_ready && std::chrono::steady_clock::now() < deadline) {
-        const auto health = admin_fetch(admin, "/healthz");
-        REQUIRE(health);
-        CHECK(health->status == 200);
-        const nlohmann::json status = admin_status(admin);
-        REQUIRE(status.is_object());
-        both_ready = status["workers"].size() == 2 && status["workers"][0]["state"] == "ready" &&
-                     status["workers"][1]["state"] == "ready";
-        std::this_thread::sleep_for(20ms);
-    }
-    CHECK(both_ready);
+    CHECK(wait_ready_workers(admin, 2));
+    const auto health = admin_fetch(admin, "/healthz");
+    REQUIRE(health);
+    CHECK(health->status == 200);
     CHECK(process_state(corral.pid()) != 0);
     CHECK(corral.log().find("ERROR: AddressSanitizer") == std::string::npos);
 }
-
-namespace {
-
-// A connection to 127.0.0.1:port from another loopback address, so that it counts as another
-// client.
-Fd connect_from(const std::string& source, std::uint16_t port) {
-    Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_in local{};
-    local.sin_family = AF_INET;
-    ::inet_pton(AF_INET, source.c_str(), &local.sin_addr);
-    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) return Fd();
-    sockaddr_in remote{};
-    remote.sin_family = AF_INET;
-    remote.sin_port = htons(port);
-    remote.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&remote), sizeof remote) != 0) return Fd();
-    return fd;
-}
-
-long cpu_ticks(pid_t pid) {
-    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-    std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-    std::istringstream fields(text.substr(text.rfind(')') + 2));
-    std::string field;
-    long ticks = 0;
-    for (int i = 3; i <= 15 && fields >> field; ++i) {
-        if (i == 14 || i == 15) ticks += std::stol(field);  // utime, stime
-    }
-    return ticks;
-}
-
-std::size_t occurrences(const std::string& text, const std::string& what) {
-    std::size_t count = 0;
-    for (std::size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++count;
-    return count;
-}
-
-}  // namespace
 
 TEST_CASE("slow admin clients cannot lock out corral status, and their refusals are logged in one line") {
     const std::uint16_t admin = free_port();
@@ -254,7 +204,7 @@ TEST_CASE("slow admin clients cannot lock out corral status, and their refusals 
     REQUIRE(corral.wait_for_log("connections refused or cut short"));
     const std::string log = corral.log();
     CAPTURE(log);
-    CHECK(occurrences(log, "connections refused or cut short") == 1);
+    CHECK(count_occurrences(log, "connections refused or cut short") == 1);
 }
 
 TEST_CASE("running out of descriptors on the admin listener pauses accepting, without spinning or a log flood") {
@@ -269,11 +219,11 @@ TEST_CASE("running out of descriptors on the admin listener pauses accepting, wi
         slow.push_back(std::move(client));
     }
     REQUIRE(corral.wait_for_log("accept4() on the admin listener failed: Too many open files"));
-    const long before = cpu_ticks(corral.pid());
+    const double before = cpu_seconds(corral.pid());
     std::this_thread::sleep_for(2s);  // the window over which CPU is measured, not a wait for an event
-    const long used = cpu_ticks(corral.pid()) - before;
-    MESSAGE("master CPU during the shortage: ", used * 10, " ms in 2 s");
-    CHECK(used < 20);  // not paused, the master spins: hundreds of ms and a flood of log lines
+    const double used = cpu_seconds(corral.pid()) - before;
+    MESSAGE("master CPU during the shortage: ", used, " s in 2 s");
+    CHECK(used < 0.2);  // not paused, the master spins: hundreds of ms and a flood of log lines
     slow.clear();
     // Descriptors come back: the master answers again.
     const auto deadline = std::chrono::steady_clock::now() + kPatience;
@@ -285,5 +235,5 @@ TEST_CASE("running out of descriptors on the admin listener pauses accepting, wi
     CHECK(health->status == 200);
     const std::string log = corral.log();
     CAPTURE(log);
-    CHECK(occurrences(log, "accept4() on the admin listener failed") <= 2);
+    CHECK(count_occurrences(log, "accept4() on the admin listener failed") <= 2);
 }

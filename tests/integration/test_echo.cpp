@@ -10,14 +10,13 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "tests/support/admin.hpp"
 #include "tests/support/client.hpp"
 #include "tests/support/configs.hpp"
 #include "tests/support/corral_process.hpp"
+#include "tests/support/process_probe.hpp"
 
 using namespace corral;
 using namespace corral::test;
@@ -339,20 +338,9 @@ TEST_CASE("running out of descriptors pauses accepting without spinning, then re
     REQUIRE(corral.wait_for_log("failed: Too many open files"));
 
     // Paused, not spinning: over a second the worker uses a small fraction of a CPU.
-    auto cpu_ticks = [worker] {
-        std::ifstream stat("/proc/" + std::to_string(worker) + "/stat");
-        std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
-        std::istringstream fields(text.substr(text.rfind(')') + 2));
-        std::string field;
-        long ticks = 0;
-        for (int i = 3; i <= 15 && fields >> field; ++i) {
-            if (i == 14 || i == 15) ticks += std::stol(field);  // utime, stime
-        }
-        return ticks;
-    };
-    const long before = cpu_ticks();
-    std::this_thread::sleep_for(1s);
-    CHECK(cpu_ticks() - before < 30);  // clock ticks are 1/100 s: under 0.3 s of CPU
+    const double before = cpu_seconds(worker);
+    std::this_thread::sleep_for(1s);  // the window over which CPU is measured
+    CHECK(cpu_seconds(worker) - before < 0.3);
 
     clients.clear();
     // Once descriptors are free again, connections are served; the error was logged once.

@@ -8,9 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstring>
-#include <thread>
 
 #include "tests/support/client.hpp"
 #include "tests/support/corral_process.hpp"

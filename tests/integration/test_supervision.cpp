@@ -33,27 +33,6 @@ std::string read_text(const std::string& path) {
     return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
-// Polls /status until `count` workers are ready and none of them is in `excluded`.
-bool wait_ready_workers(std::uint16_t admin, std::size_t count, const std::vector<pid_t>& excluded = {},
-                        std::chrono::milliseconds timeout = kPatience) {
-    const auto deadline = Clock::now() + timeout;
-    while (Clock::now() < deadline) {
-        const nlohmann::json status = admin_status(admin);
-        std::size_t ready = 0;
-        bool stale = false;
-        if (status.is_object()) {
-            for (const auto& worker : status["workers"]) {
-                const pid_t pid = worker["pid"].get<pid_t>();
-                if (std::find(excluded.begin(), excluded.end(), pid) != excluded.end()) stale = true;
-                if (worker["state"] == "ready") ++ready;
-            }
-            if (!stale && ready == count && status["workers"].size() == count) return true;
-        }
-        std::this_thread::sleep_for(5ms);
-    }
-    return false;
-}
-
 // A copy of the corral binary that a test runs and can then replace, so that a binary upgrade
 // execs whatever the test puts there.
 class ReplaceableBinary {
@@ -147,6 +126,25 @@ TEST_CASE("a stopped worker misses its heartbeats and is killed and replaced wit
     CHECK(replaced_ms < 3000);
     CHECK(corral.wait_for_log("worker " + std::to_string(workers[1]) + " sent no heartbeat"));
     CHECK(wait_gone(workers[1]));
+}
+
+TEST_CASE("a master that was itself stopped for a while reads its workers' heartbeats before judging them") {
+    const std::uint16_t admin = free_port();
+    CorralProcess corral(admin_config(2, admin, "timeouts:\n  heartbeat: 1s\n"));
+    REQUIRE(corral.wait_ready().size() == 1);
+    const std::vector<pid_t> workers = corral.workers();
+    corral.signal(SIGSTOP);
+    REQUIRE(wait_stopped(corral.pid()));
+    // Longer than timeouts.heartbeat: the workers' heartbeats wait in their socketpairs.
+    std::this_thread::sleep_for(2500ms);
+    corral.signal(SIGCONT);
+    // Several ticks after the resume: a master that judged before reading would have killed both.
+    for (int i = 0; i < 3; ++i) {
+        REQUIRE(admin_status(admin).is_object());
+        std::this_thread::sleep_for(300ms);
+    }
+    CHECK(corral.workers() == workers);
+    CHECK(corral.log().find("sent no heartbeat") == std::string::npos);
 }
 
 TEST_CASE("workers that crash at start are replaced with doubling delays") {

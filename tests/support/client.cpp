@@ -1,6 +1,7 @@
 // Loopback clients for the integration tests.
 #include "tests/support/client.hpp"
 
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -71,6 +72,20 @@ std::string pattern_bytes(std::size_t size, std::uint32_t seed) {
         byte = static_cast<char>(state >> 24);
     }
     return bytes;
+}
+
+Fd connect_from(const std::string& source, std::uint16_t port) {
+    Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    if (!fd || ::inet_pton(AF_INET, source.c_str(), &local.sin_addr) != 1) return Fd();
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) return Fd();
+    sockaddr_in remote{};
+    remote.sin_family = AF_INET;
+    remote.sin_port = htons(port);
+    remote.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&remote), sizeof remote) != 0) return Fd();
+    return fd;
 }
 
 Fd connect_when_listening(const std::string& host, std::uint16_t port) {

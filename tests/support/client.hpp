@@ -24,6 +24,10 @@ bool echoes(int fd, std::string_view payload);
 // Deterministic bytes covering every value, different for each seed.
 std::string pattern_bytes(std::size_t size, std::uint32_t seed);
 
+// A connection to 127.0.0.1:port from another loopback address (127.0.0.2, ...), so that the
+// server sees another client. Invalid Fd when the connection fails.
+Fd connect_from(const std::string& source, std::uint16_t port);
+
 // Connects as connect_to does, polling for up to 20 s until something listens there (a socket
 // that systemd-socket-activate binds, say). Invalid Fd if nothing did.
 Fd connect_when_listening(const std::string& host, std::uint16_t port);
