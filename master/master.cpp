@@ -2,7 +2,6 @@
 // admin listener. It never sleeps and never blocks; every deadline is checked on the tick.
 #include "master/master.hpp"
 
-#include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -12,7 +11,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 
 #include "common/address.hpp"

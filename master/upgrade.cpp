@@ -7,8 +7,8 @@
 
 #include <csignal>
 #include <cstdlib>
-#include <string>
 #include <cstring>
+#include <string>
 
 #include "common/fault_injection.hpp"
 #include "common/log.hpp"
