@@ -3,23 +3,52 @@
 
 #include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
+#include <optional>
 #include <string>
 
 #include "common/address.hpp"
 #include "common/log.hpp"
+#include "master/process_start_time.hpp"
 
 namespace corral {
 
-bool take_inheritance(Inheritance& inheritance) {
-    inheritance.previous_master = 0;
-    if (const char* from = std::getenv(kUpgradeFromVariable)) {
-        inheritance.previous_master = static_cast<pid_t>(std::atoi(from));
+namespace {
+
+// The master named by CORRAL_UPGRADE_FROM, if that very process is still running.
+PreviousMaster find_previous_master(const std::string& from) {
+    unsigned long long pid = 0;
+    unsigned long long start_time = 0;
+    char end = 0;
+    if (std::sscanf(from.c_str(), "%llu:%llu%c", &pid, &start_time, &end) != 2 || pid == 0 ||
+        pid > static_cast<unsigned long long>(std::numeric_limits<pid_t>::max())) {
+        log_error("%s=%s is not PID:START_TIME; no previous master will be told to leave", kUpgradeFromVariable,
+                  from.c_str());
+        return {};
     }
+    const auto previous = static_cast<pid_t>(pid);
+    // The pidfd first: the start time checked after it belongs to the process it pins.
+    Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, previous, 0)));
+    const std::optional<std::uint64_t> started = pidfd ? process_start_time(previous) : std::nullopt;
+    if (!started || *started != start_time) {
+        log_warning("the master that started this one (%d) is gone", previous);
+        return {};
+    }
+    return PreviousMaster{previous, std::move(pidfd)};
+}
+
+}  // namespace
+
+bool take_inheritance(Inheritance& inheritance) {
+    const char* from = std::getenv(kUpgradeFromVariable);
+    const std::string previous_master = from != nullptr ? from : "";
     ::unsetenv(kUpgradeFromVariable);
 
     std::vector<InheritedSocket>& sockets = inheritance.sockets;
@@ -56,10 +85,13 @@ bool take_inheritance(Inheritance& inheritance) {
         for (int i = 0; i < count; ++i) std::free(names[i]);
         std::free(names);
     }
+    // Only now a descriptor of our own: it cannot take the number of an announced one.
+    if (!previous_master.empty()) inheritance.previous_master = find_previous_master(previous_master);
     return true;
 }
 
-bool pass_sockets_to_exec(const std::vector<int>& fds, const std::vector<std::string>& names, pid_t from) {
+bool pass_sockets_to_exec(const std::vector<int>& fds, const std::vector<std::string>& names, pid_t from,
+                          std::uint64_t from_start_time) {
     // First out of the way of the target range, so that no dup2 overwrites a source still needed.
     const int target_end = SD_LISTEN_FDS_START + static_cast<int>(fds.size());
     std::vector<int> moved;
@@ -77,7 +109,7 @@ bool pass_sockets_to_exec(const std::vector<int>& fds, const std::vector<std::st
     ::setenv("LISTEN_FDS", std::to_string(fds.size()).c_str(), 1);
     ::setenv("LISTEN_PID", std::to_string(::getpid()).c_str(), 1);
     ::setenv("LISTEN_FDNAMES", joined.c_str(), 1);
-    ::setenv(kUpgradeFromVariable, std::to_string(from).c_str(), 1);
+    ::setenv(kUpgradeFromVariable, (std::to_string(from) + ":" + std::to_string(from_start_time)).c_str(), 1);
     return true;
 }
 

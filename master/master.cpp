@@ -39,7 +39,7 @@ Master::Master(const Config& config, std::string binary_path, Inheritance inheri
       supervisor_(loop_, *this),
       admin_(loop_, *this),
       inherited_(std::move(inheritance.sockets)),
-      previous_master_(inheritance.previous_master) {
+      previous_master_(std::move(inheritance.previous_master)) {
     current_.config = config;
 }
 
@@ -150,7 +150,7 @@ bool Master::start() {
     watchdog_interval_ = watchdog_interval();
     std::vector<InheritedSocket> inherited = std::move(inherited_);
     // Until the previous master has handed over, it is the main pid and feeds the watchdog.
-    if (previous_master_ > 0) next_watchdog_ = Clock::time_point::max();
+    if (previous_master_.pid > 0) next_watchdog_ = Clock::time_point::max();
     std::string error;
     current_.number = 1;
     current_.workers = config().workers;

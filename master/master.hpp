@@ -94,6 +94,9 @@ private:
     // upgrade.cpp
     void begin_upgrade();
     void on_upgrade_child_exit(int status);
+    void on_upgrade_child_gone();
+    void forget_upgrade_child();
+    void send_signal_to_upgrade_child(int signal_number);
     void on_upgrade_complete();
     void check_upgrade_deadline(Clock::time_point now);
     void tell_previous_master();
@@ -126,9 +129,11 @@ private:
     std::optional<ReloadOutcome> last_reload_;
 
     pid_t upgrade_child_ = 0;
+    WatchedFd upgrade_child_pidfd_;  // readable once the new master has exited
+    MemberHandler<Master> upgrade_child_handler_{this, &Master::on_upgrade_child_gone};
     Clock::time_point upgrade_deadline_{};
     std::vector<InheritedSocket> inherited_;  // taken by start()
-    pid_t previous_master_ = 0;  // the master that exec'd this one, told once we are ready
+    PreviousMaster previous_master_;  // the master that started this one, told once we are ready
 
     std::optional<std::chrono::microseconds> watchdog_interval_;
     Clock::time_point next_watchdog_{};

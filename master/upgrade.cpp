@@ -1,11 +1,19 @@
-// Binary upgrade (SIGUSR2): the master forks and execs the binary on disk, handing it every
-// listening socket. The new master starts its own workers on those same sockets and, once they
-// are ready, sends this master SIGTERM; this master then drains its workers and leaves. If the
-// new binary dies or never gets ready, this master simply keeps serving.
+// Binary upgrade (SIGUSR2): the master starts the binary on disk, handing it every listening
+// socket. The new master starts its own workers on those same sockets and, once they are ready,
+// sends this master SIGTERM; this master then drains its workers and leaves. If the new binary
+// dies or never gets ready, this master simply keeps serving.
+//
+// The new master is started as this master's sibling (CLONE_PARENT): a child of whatever started
+// this one, which is systemd in production. systemd follows the new master once it is named
+// MAINPID=, and it fully supervises only a main process that is its own child: for one that is
+// not, `systemctl stop` does not wait for the graceful stop and kills everything at once.
+#include <sched.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <csignal>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <string>
@@ -16,6 +24,7 @@
 #include "common/signals.hpp"
 #include "master/inherited_sockets.hpp"
 #include "master/master.hpp"
+#include "master/process_start_time.hpp"
 
 namespace corral {
 namespace {
@@ -24,6 +33,64 @@ namespace {
 constexpr std::chrono::seconds kUpgradeLimit{30};
 // Time for the previous master to act on our SIGTERM and send MAINPID= before our first ping.
 constexpr std::chrono::milliseconds kFirstPingAfterHandover{100};
+
+struct StartedProcess {
+    pid_t pid = -1;  // -1 (errno set) on failure
+    Fd pidfd;
+};
+
+// What the new master's process needs until it execs: read there, in its own copy of memory.
+struct NewMasterLaunch {
+    const std::vector<int>& fds;
+    const std::vector<std::string>& names;
+    pid_t from;
+    std::uint64_t from_start_time;
+    const std::string& binary;
+    const std::string& config;
+};
+
+[[noreturn]] void exec_new_master(const NewMasterLaunch& launch) {
+    fault_injection::pause_after_fork();
+    // The watchdog follows the main pid, which the new master becomes: systemd's WATCHDOG_PID
+    // names this master, and with it sd_watchdog_enabled() would say no there.
+    if (std::getenv("WATCHDOG_PID") != nullptr) ::setenv("WATCHDOG_PID", std::to_string(::getpid()).c_str(), 1);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (!pass_sockets_to_exec(launch.fds, launch.names, launch.from, launch.from_start_time)) {
+        log_error("binary upgrade: passing the listeners failed: %m");
+        ::_exit(1);
+    }
+    const char* argv[] = {launch.binary.c_str(), "run", "-c", launch.config.c_str(), nullptr};
+    ::execv(launch.binary.c_str(), const_cast<char* const*>(argv));
+    log_error("binary upgrade: execv(%s) failed: %m", launch.binary.c_str());
+    ::_exit(1);
+}
+
+int exec_new_master_entry(void* launch) { exec_new_master(*static_cast<const NewMasterLaunch*>(launch)); }
+
+// Starts the new master as a sibling, or as a child where that cannot be: in an init process
+// (PID 1 of a container), which has no parent to share. clone() rather than clone3(), which
+// systemd's seccomp filter refuses when RestrictNamespaces= is set.
+StartedProcess start_new_master_process(const NewMasterLaunch& launch) {
+    // The new process runs on this stack until it execs; without CLONE_VM it is its own copy.
+    constexpr std::size_t kStackSize = 256 * 1024;
+    std::vector<std::max_align_t> stack(kStackSize / sizeof(std::max_align_t));
+    int pidfd = -1;
+    const pid_t pid = ::clone(exec_new_master_entry, stack.data() + stack.size(), CLONE_PARENT | CLONE_PIDFD | SIGCHLD,
+                              const_cast<NewMasterLaunch*>(&launch), &pidfd);
+    if (pid > 0) return StartedProcess{pid, Fd(pidfd)};
+    log_notice("binary upgrade: the new master is started as a child of this one (clone with CLONE_PARENT: %m)");
+    const pid_t child = ::fork();
+    if (child == 0) exec_new_master(launch);
+    if (child < 0) return StartedProcess{};
+    // Our own child cannot be reaped before we wait for it: this pidfd cannot name another process.
+    return StartedProcess{child, Fd(static_cast<int>(::syscall(SYS_pidfd_open, child, 0)))};
+}
+
+bool send_signal(int pidfd, int signal_number) {
+    return ::syscall(SYS_pidfd_send_signal, pidfd, signal_number, nullptr, 0) == 0;
+}
 
 }  // namespace
 
@@ -51,44 +118,75 @@ void Master::begin_upgrade() {
         names.emplace_back(kAdminSocketName);
     }
     const pid_t self = ::getpid();
-    const pid_t child = ::fork();
-    if (child < 0) {
-        log_error("binary upgrade: fork() failed: %m");
+    const std::optional<std::uint64_t> self_started = process_start_time(self);
+    if (!self_started) {
+        log_error("binary upgrade refused: the start time of this master cannot be read: %m");
         return;
     }
-    if (child == 0) {
-        fault_injection::pause_after_fork();
-        // The watchdog follows the main pid, which the new master becomes: systemd's
-        // WATCHDOG_PID names this master, and with it sd_watchdog_enabled() would say no there.
-        if (std::getenv("WATCHDOG_PID") != nullptr) ::setenv("WATCHDOG_PID", std::to_string(::getpid()).c_str(), 1);
-        sigset_t none;
-        sigemptyset(&none);
-        ::sigprocmask(SIG_SETMASK, &none, nullptr);
-        if (!pass_sockets_to_exec(fds, names, self)) {
-            log_error("binary upgrade: passing the listeners failed: %m");
-            ::_exit(1);
-        }
-        const char* argv[] = {binary_path_.c_str(), "run", "-c", config().path.c_str(), nullptr};
-        ::execv(binary_path_.c_str(), const_cast<char* const*>(argv));
-        log_error("binary upgrade: execv(%s) failed: %m", binary_path_.c_str());
-        ::_exit(1);
+    const NewMasterLaunch launch{fds, names, self, *self_started, binary_path_, config().path};
+    StartedProcess child = start_new_master_process(launch);
+    if (child.pid < 0) {
+        log_error("binary upgrade: starting a process failed: %m");
+        return;
     }
-    upgrade_child_ = child;
+    upgrade_child_ = child.pid;
     upgrade_deadline_ = Clock::now() + kUpgradeLimit;
-    log_notice("binary upgrade: started %s as pid %d with %zu sockets", binary_path_.c_str(), child, fds.size());
+    log_notice("binary upgrade: started %s as pid %d with %zu sockets", binary_path_.c_str(), child.pid, fds.size());
+    if (!child.pidfd) {
+        // Unreachable short of descriptor exhaustion; without a pidfd the new master can be
+        // neither followed nor stopped safely, so it is stopped now.
+        log_error("binary upgrade: pidfd_open(%d) failed: %m; stopping the new master", child.pid);
+        ::kill(child.pid, SIGKILL);
+        upgrade_child_ = 0;
+        return;
+    }
+    upgrade_child_pidfd_ = WatchedFd(loop_, std::move(child.pidfd));
+    if (!upgrade_child_pidfd_.watch(EPOLLIN, &upgrade_child_handler_)) {
+        log_error("binary upgrade: watching the new master failed: %m; stopping it");
+        send_signal_to_upgrade_child(SIGKILL);
+        forget_upgrade_child();
+    }
 }
 
+// Reached through SIGCHLD when the new master is this master's child.
 void Master::on_upgrade_child_exit(int status) {
     log_error("binary upgrade failed: the new master %d %s; this master keeps serving", upgrade_child_,
               describe_exit(status).c_str());
+    forget_upgrade_child();
+}
+
+// Reached through the pidfd. A sibling's exit status goes to the parent we share; our own child
+// is reaped here if SIGCHLD has not done it yet.
+void Master::on_upgrade_child_gone() {
+    if (upgrade_child_ <= 0) return;
+    siginfo_t info{};
+    if (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(upgrade_child_pidfd_.get()), &info,
+                 WEXITED | WNOHANG) == 0 &&
+        info.si_pid == upgrade_child_) {
+        on_upgrade_child_exit(info.si_code == CLD_EXITED ? W_EXITCODE(info.si_status, 0) : info.si_status);
+        return;
+    }
+    log_error("binary upgrade failed: the new master %d exited before it was ready; this master keeps serving",
+              upgrade_child_);
+    forget_upgrade_child();
+}
+
+void Master::forget_upgrade_child() {
     upgrade_child_ = 0;
+    upgrade_child_pidfd_.close();
+}
+
+void Master::send_signal_to_upgrade_child(int signal_number) {
+    if (!send_signal(upgrade_child_pidfd_.get(), signal_number)) {
+        log_error("signalling the new master %d failed: %m", upgrade_child_);
+    }
 }
 
 void Master::check_upgrade_deadline(Clock::time_point now) {
     if (upgrade_child_ > 0 && now > upgrade_deadline_) {
         log_error("binary upgrade failed: the new master %d was not ready within %lld s; killing it",
                   upgrade_child_, static_cast<long long>(kUpgradeLimit.count()));
-        ::kill(upgrade_child_, SIGKILL);
+        send_signal_to_upgrade_child(SIGKILL);
         upgrade_deadline_ = Clock::time_point::max();
     }
 }
@@ -102,7 +200,7 @@ void Master::on_upgrade_complete() {
     // watchdog, and pings from here would only be refused.
     notify_main_pid(upgrade_child_);
     watchdog_interval_.reset();
-    upgrade_child_ = 0;
+    forget_upgrade_child();
     begin_graceful_stop("replaced by a new binary");
 }
 
@@ -111,22 +209,22 @@ void Master::on_upgrade_complete() {
 void Master::abandon_upgrade(int stop_signal) {
     if (upgrade_child_ <= 0) return;
     log_notice("stopping the new master %d of an unfinished binary upgrade too", upgrade_child_);
-    if (::kill(upgrade_child_, stop_signal) != 0) log_error("kill(%d) failed: %m", upgrade_child_);
+    send_signal_to_upgrade_child(stop_signal);
 }
 
 void Master::tell_previous_master() {
-    if (previous_master_ <= 0) return;
+    if (previous_master_.pid <= 0) return;
     // The previous master names this one MAINPID= as soon as it hears from us; until then
     // systemd would refuse our pings.
     next_watchdog_ = Clock::now() + kFirstPingAfterHandover;
-    if (::getppid() != previous_master_) {
-        log_warning("the master that started this one (%d) is gone", previous_master_);
-    } else if (::kill(previous_master_, kGracefulStopSignal) != 0) {
-        log_error("kill(%d, SIGTERM) failed: %m", previous_master_);
+    if (send_signal(previous_master_.pidfd.get(), kGracefulStopSignal)) {
+        log_notice("told the previous master %d to leave", previous_master_.pid);
+    } else if (errno == ESRCH) {
+        log_warning("the master that started this one (%d) is gone", previous_master_.pid);
     } else {
-        log_notice("told the previous master %d to leave", previous_master_);
+        log_error("signalling the previous master %d failed: %m", previous_master_.pid);
     }
-    previous_master_ = 0;
+    previous_master_ = PreviousMaster{};
 }
 
 }  // namespace corral

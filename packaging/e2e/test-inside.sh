@@ -107,7 +107,11 @@ check "echo after WatchdogSec" echoes
 check "systemctl stop" systemctl stop corral
 check "inactive after stop" bash -c '[[ $(systemctl show corral -p ActiveState --value) == inactive ]]'
 check "Result=success" bash -c '[[ $(systemctl show corral -p Result --value) == success ]]'
-check "no corral process left" bash -c '! pgrep -x "corral-(master|worker)" >/dev/null'
+echo "after stop: $(systemctl show corral -p ActiveState -p Result -p ExecMainCode -p ExecMainStatus | tr '\n' ' ')"
+if [[ $(property Result) != success ]]; then
+    journalctl -u corral --no-pager -n 25 | sed 's/^/    /'
+fi
+check "no corral process left" bash -c '! pgrep -x corral-master >/dev/null && ! pgrep -x corral-worker >/dev/null'
 
 check "corral.socket starts" systemctl start corral.socket
 check "a connection to the socket starts the service and is echoed" echoes

@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -281,6 +282,34 @@ TEST_CASE("sd_notify: after a binary upgrade the old master names the new one wi
     const pid_t new_master = std::stoi(notify.messages()[main_pid].substr(notify.messages()[main_pid].find('=') + 1));
     CHECK(new_master != old_master);
     CHECK(admin_status(admin)["pid"] == new_master);
+    CHECK(corral.wait_exit() == 0);
+    corral.adopt(new_master);
+    corral.signal(SIGTERM);
+    CHECK(corral.wait_exit() == 0);
+}
+
+// systemd fully supervises only a main process that is its own child: for another one it does
+// not wait on `systemctl stop`, and SIGKILLs the draining service at once.
+TEST_CASE("sd_notify: the new master named MAINPID= is a child of the old master's parent, not of the old master") {
+    NotifySocket notify;
+    const std::uint16_t admin = free_port();
+    CorralProcess corral(admin_config(1, admin), {notify.environment()});
+    const std::vector<std::uint16_t> ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    const pid_t old_master = corral.pid();
+    // A connection the old worker drains keeps the old master there while this is checked.
+    Fd held = connect_to("127.0.0.1", ports[0]);
+    REQUIRE(echoes(held.get(), "held across the upgrade"));
+    corral.signal(SIGUSR2);
+    const int main_pid = notify.wait_for("MAINPID=");
+    REQUIRE(main_pid >= 0);
+    const pid_t new_master = std::stoi(notify.messages()[main_pid].substr(notify.messages()[main_pid].find('=') + 1));
+    REQUIRE(process_state(old_master) != 0);
+    REQUIRE(process_state(old_master) != 'Z');
+    const std::vector<pid_t> ours = children_named(::getpid(), "corral-master");
+    CHECK(std::find(ours.begin(), ours.end(), new_master) != ours.end());
+    CHECK(children_named(old_master, "corral-master").empty());
+    held.reset();
     CHECK(corral.wait_exit() == 0);
     corral.adopt(new_master);
     corral.signal(SIGTERM);
