@@ -212,10 +212,17 @@ int control_status(const Config& config, bool json) {
         std::printf("last reload: %s%s%s\n", last.ok ? "ok" : "failed", last.error.empty() ? "" : ": ",
                     last.error.c_str());
     }
-    std::printf("%8s %10s %9s %12s %10s\n", "PID", "GENERATION", "STATE", "CONNECTIONS", "ACCEPTED");
+    std::printf("%8s %10s %9s %12s %6s %10s\n", "PID", "GENERATION", "STATE", "CONNECTIONS", "SHARE", "ACCEPTED");
     for (const StatusDocument::Worker& worker : status.workers) {
-        std::printf("%8d %10llu %9s %12llu %10llu\n", worker.pid, static_cast<unsigned long long>(worker.generation),
-                    worker.state.c_str(), static_cast<unsigned long long>(worker.connections),
+        // A generation without connections has no shares to show.
+        const bool generation_idle =
+            std::none_of(status.workers.begin(), status.workers.end(), [&](const StatusDocument::Worker& other) {
+                return other.generation == worker.generation && other.connections > 0;
+            });
+        char share[16] = "-";
+        if (!generation_idle) std::snprintf(share, sizeof share, "%.1f%%", worker.share * 100);
+        std::printf("%8d %10llu %9s %12llu %6s %10llu\n", worker.pid, static_cast<unsigned long long>(worker.generation),
+                    worker.state.c_str(), static_cast<unsigned long long>(worker.connections), share,
                     static_cast<unsigned long long>(worker.accepted));
     }
     return kControlOk;

@@ -155,6 +155,7 @@ bool Master::start() {
     current_.number = 1;
     current_.workers = config().workers;
     current_.started = Clock::now();
+    current_.board = make_balance_board();
     if (!bind_listeners(config().listen, config().workers, {}, inherited, trusted_owners(config()), current_.listeners,
                         error)) {
         log_error("%s", error.c_str());
@@ -174,7 +175,7 @@ bool Master::start() {
     }
     log_notice("corral %s starting %u workers (pid %d)", CORRAL_VERSION, config().workers, ::getpid());
     for (unsigned slot = 0; slot < current_.workers; ++slot) {
-        if (!supervisor_.spawn(config(), current_.listeners, current_.number, slot)) return false;
+        if (!supervisor_.spawn(current_, slot)) return false;
     }
     return true;
 }
@@ -299,6 +300,12 @@ void Master::on_worker_exit(const WorkerProcess& worker, int status) {
         return;
     }
     if (worker.generation != current_.number || worker.state == WorkerState::draining) return;
+    // Its place on the board is empty now, and what it was woken for and never took is queued
+    // for the others, whom no wake-up will tell.
+    if (current_.board) {
+        current_.board->clear(worker.slot);
+        current_.board->nudge();
+    }
     if (fatal) {
         log_error("worker %d cannot start for a reason that will not pass by itself; stopping", worker.pid);
         exit_code_ = 1;
@@ -329,7 +336,7 @@ void Master::run_due_respawns(Clock::time_point now) {
     for (const PendingRespawn& respawn : due) {
         // TTOU may have removed the slot, or something refilled it, meanwhile.
         if (respawn.slot >= current_.workers || supervisor_.find_slot(current_.number, respawn.slot)) continue;
-        if (supervisor_.spawn(current_.config, current_.listeners, current_.number, respawn.slot)) {
+        if (supervisor_.spawn(current_, respawn.slot)) {
             ++worker_restarts_;
         } else {
             schedule_respawn(respawn.slot, std::chrono::milliseconds{0});
@@ -339,9 +346,13 @@ void Master::run_due_respawns(Clock::time_point now) {
 
 void Master::add_worker() {
     if (state_ == MasterState::stopping) return;
+    if (current_.workers >= BalanceBoard::kMaxSlots) {
+        log_notice("SIGTTIN: already %u workers, the most a generation can have", current_.workers);
+        return;
+    }
     ++current_.workers;
     log_notice("SIGTTIN: %u workers", current_.workers);
-    supervisor_.spawn(current_.config, current_.listeners, current_.number, current_.workers - 1);
+    supervisor_.spawn(current_, current_.workers - 1);
 }
 
 void Master::remove_worker() {

@@ -14,6 +14,7 @@
 #include "common/event_loop.hpp"
 #include "common/fd.hpp"
 #include "master/admin.hpp"
+#include "master/generation.hpp"
 #include "master/inherited_sockets.hpp"
 #include "master/listeners.hpp"
 #include "master/pid_file.hpp"
@@ -26,15 +27,6 @@ namespace corral {
 int run_master(const Config& config, const std::string& binary_path, Inheritance inheritance);
 
 enum class MasterState { starting, running, reloading, stopping };
-
-// A set of workers started from one config. A reload starts a new one; the old one drains.
-struct Generation {
-    unsigned number = 0;
-    Config config;
-    ListenerList listeners;
-    unsigned workers = 0;  // wanted; TTIN/TTOU change it until the next reload
-    std::chrono::steady_clock::time_point started;
-};
 
 struct ReloadOutcome {
     bool ok = false;

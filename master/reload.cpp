@@ -58,13 +58,14 @@ void Master::begin_reload() {
         return;
     }
     pending_ = Generation{.number = current_.number + 1, .config = std::move(next),
-                          .listeners = std::move(listeners), .workers = 0, .started = Clock::now()};
+                          .listeners = std::move(listeners), .workers = 0, .started = Clock::now(),
+                          .board = make_balance_board()};
     pending_->workers = pending_->config.workers;
     state_ = MasterState::reloading;
     notify_reloading();
     log_notice("starting generation %u with %u workers", pending_->number, pending_->workers);
     for (unsigned slot = 0; slot < pending_->workers; ++slot) {
-        if (!supervisor_.spawn(pending_->config, pending_->listeners, pending_->number, slot)) {
+        if (!supervisor_.spawn(*pending_, slot)) {
             fail_reload("could not start the new workers");
             return;
         }

@@ -1,6 +1,8 @@
 // What the admin endpoints report: /status as JSON, /metrics in Prometheus text format 0.0.4.
 #include <unistd.h>
 
+#include <cmath>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "master/master.hpp"
@@ -61,12 +63,22 @@ std::string Master::status_json() const {
             {"at", last_reload_->at},
         };
     }
+    // A worker's share is of its own generation's connections: during a reload the draining
+    // generation's workers share what they still hold, and the new one's what it has taken.
+    std::map<unsigned, std::uint64_t> generation_connections;
     for (const auto& worker : supervisor_.workers()) {
+        generation_connections[worker->generation] += worker->counters.active_connections;
+    }
+    for (const auto& worker : supervisor_.workers()) {
+        const std::uint64_t total = generation_connections[worker->generation];
+        const double share =
+            total == 0 ? 0.0 : static_cast<double>(worker->counters.active_connections) / static_cast<double>(total);
         status["workers"].push_back({
             {"pid", worker->pid},
             {"generation", worker->generation},
             {"state", worker_state_name(worker->state)},
             {"connections", worker->counters.active_connections},
+            {"share", std::round(share * 10000) / 10000},
             {"accepted", worker->counters.accepted},
             {"started_at", worker->started_at},
         });

@@ -32,6 +32,17 @@ bool read_field(const Json& object, const char* key, std::string& out, std::stri
     return true;
 }
 
+bool read_field(const Json& object, const char* key, double& out, std::string& error) {
+    const auto found = object.find(key);
+    if (found == object.end() || found->is_null()) return true;
+    if (!found->is_number() || found->get<double>() < 0 || found->get<double>() > 1) {
+        error = std::string("\"") + key + "\" is not a number from 0 to 1";
+        return false;
+    }
+    out = found->get<double>();
+    return true;
+}
+
 bool read_pid(const Json& object, pid_t& out, std::string& error) {
     std::uint64_t pid = 0;
     if (!read_field(object, "pid", pid, error)) return false;
@@ -77,7 +88,8 @@ bool read_workers(const Json& status, std::vector<StatusDocument::Worker>& out, 
         if (!read_pid(entry, worker.pid, error) || !read_field(entry, "generation", worker.generation, error) ||
             !read_field(entry, "state", worker.state, error) ||
             !read_field(entry, "connections", worker.connections, error) ||
-            !read_field(entry, "accepted", worker.accepted, error)) {
+            !read_field(entry, "accepted", worker.accepted, error) ||
+            !read_field(entry, "share", worker.share, error)) {
             error = "workers: " + error;
             return false;
         }

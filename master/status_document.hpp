@@ -25,6 +25,7 @@ struct StatusDocument {
         std::string state;
         std::uint64_t connections = 0;
         std::uint64_t accepted = 0;
+        double share = 0;  // of its generation's connections, 0 to 1
     };
 
     pid_t pid = 0;

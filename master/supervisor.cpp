@@ -23,19 +23,25 @@ namespace {
 // Packets read from one worker before judging its heartbeat.
 constexpr int kMaxPacketsPerCheck = 1024;
 
-[[noreturn]] void become_worker(const Config& config, std::vector<std::pair<int, ListenConfig>> fds,
-                                int channel) {
+[[noreturn]] void become_worker(const Generation& generation, unsigned slot,
+                                std::vector<std::pair<int, ListenConfig>> fds, int channel) {
     ::prctl(PR_SET_NAME, "corral-worker", 0, 0, 0);
     log_set_origin("worker " + std::to_string(::getpid()));
     fault_injection::pause_after_fork();
     std::vector<int> keep = {channel, log_fd()};
     for (const auto& [fd, unused] : fds) keep.push_back(fd);
+    // The board itself is a shared mapping this process already has; its nudge is a descriptor.
+    if (generation.board) keep.push_back(generation.board->nudge_fd());
     if (!close_fds_except(keep)) {
         log_error("closing the master's descriptors failed: %m; this worker would keep other workers alive");
         ::_exit(kWorkerExitFatal);
     }
 
-    WorkerSetup setup{.config = config, .listeners = {}, .channel = Fd(channel), .log_file = Fd()};
+    WorkerSetup setup{.config = generation.config,
+                      .listeners = {},
+                      .channel = Fd(channel),
+                      .log_file = Fd(),
+                      .balance = BalanceSeat{.board = generation.board.get(), .slot = slot}};
     if (log_fd() > STDERR_FILENO) setup.log_file = Fd(log_fd());
     for (auto& [fd, listen] : fds) setup.listeners.push_back(WorkerListener{Fd(fd), std::move(listen)});
     // _exit: the master's objects in this copy of its memory must not run their destructors.
@@ -66,10 +72,10 @@ void WorkerProcess::handle_event(std::uint32_t) { supervisor->on_message(*this);
 
 Supervisor::Supervisor(EventLoop& loop, SupervisorEvents& events) : loop_(loop), events_(events) {}
 
-bool Supervisor::spawn(const Config& config, const ListenerList& listeners, unsigned generation, unsigned slot) {
+bool Supervisor::spawn(const Generation& generation, unsigned slot) {
     std::vector<std::pair<int, ListenConfig>> fds;
     std::string error;
-    if (!listener_fds_for_slot(listeners, slot, fds, error)) {
+    if (!listener_fds_for_slot(generation.listeners, slot, fds, error)) {
         log_error("cannot start a worker: %s", error.c_str());
         return false;
     }
@@ -85,12 +91,12 @@ bool Supervisor::spawn(const Config& config, const ListenerList& listeners, unsi
         log_error("fork() failed: %m");
         return false;
     }
-    if (pid == 0) become_worker(config, std::move(fds), worker_end.release());
+    if (pid == 0) become_worker(generation, slot, std::move(fds), worker_end.release());
 
     auto worker = std::make_unique<WorkerProcess>();
     worker->supervisor = this;
     worker->pid = pid;
-    worker->generation = generation;
+    worker->generation = generation.number;
     worker->slot = slot;
     worker->channel = WatchedFd(loop_, std::move(master_end));
     worker->started = worker->last_heartbeat = Clock::now();
@@ -99,7 +105,7 @@ bool Supervisor::spawn(const Config& config, const ListenerList& listeners, unsi
         log_error("epoll_ctl(ADD) for worker %d's socketpair failed: %m; killing it", pid);
         kill(*worker);
     }
-    log_info("started worker %d (generation %u)", pid, generation);
+    log_info("started worker %d (generation %u)", pid, generation.number);
     workers_.push_back(std::move(worker));
     return true;
 }

@@ -14,6 +14,7 @@
 #include "common/event_loop.hpp"
 #include "common/fd.hpp"
 #include "common/ipc.hpp"
+#include "master/generation.hpp"
 #include "master/listeners.hpp"
 
 namespace corral {
@@ -62,7 +63,7 @@ public:
     Supervisor& operator=(const Supervisor&) = delete;
 
     // Forks a worker for `slot` of a generation. False (logged) if it could not be started.
-    bool spawn(const Config& config, const ListenerList& listeners, unsigned generation, unsigned slot);
+    bool spawn(const Generation& generation, unsigned slot);
 
     // Handles the exit of pid if it is a worker; false if it is not one of ours.
     bool on_exit(pid_t pid, int status);

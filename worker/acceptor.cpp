@@ -1,10 +1,25 @@
-// Acceptor. Listeners are only ever added to and deleted from the epoll set, never modified:
-// EPOLL_CTL_MOD is refused for EPOLLEXCLUSIVE registrations.
+// Acceptor. How the kernel hands out connections on a listener shared with EPOLLEXCLUSIVE: each
+// connection that arrives wakes the first worker in the listener's wait queue that is blocked in
+// epoll_wait, in registration order, and that worker's accept batch then takes whatever else is
+// queued. An idle worker, the common case, so wins nearly every connection, and a burst goes to
+// whoever woke first. Balancing therefore decides who may accept: each worker publishes how many
+// connections it holds (BalanceBoard); one holding clearly more than the mean of its generation's
+// available workers stops before its next accept and leaves the wait queue (EPOLL_CTL_DEL) until
+// the others have caught up. Since nothing wakes anyone for connections already queued, a worker
+// that steps aside with some perhaps still queued nudges the others, and whoever is under the
+// mean takes them. The least loaded worker is never above the mean, so someone always accepts.
+// Listeners are only ever added to and deleted from the epoll set, never modified: EPOLL_CTL_MOD
+// is refused for EPOLLEXCLUSIVE registrations.
 #include "worker/acceptor.hpp"
 
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <optional>
 
 #include "common/address.hpp"
 #include "common/log.hpp"
@@ -14,62 +29,148 @@ namespace {
 
 // Enough to empty a burst without starving the connections already open.
 constexpr int kAcceptBatch = 64;
+// Ahead of the mean by at least this many connections, or a sixteenth of the mean when that is
+// more, before a worker steps aside: enough that counts of one or two do not send workers back and
+// forth, small enough for an even split (Jain's index above 0.99 with two workers).
+constexpr std::uint64_t kMinimumLead = 4;
+constexpr std::uint64_t kLeadFraction = 16;
+
+// Connections a TCP listener holds ready to be accepted (for a listening socket, TCP_INFO's
+// tcpi_unacked is its accept queue); nullopt when that cannot be told (a unix socket).
+std::optional<std::uint32_t> accept_queue_length(int fd) {
+    tcp_info info{};
+    socklen_t length = sizeof info;
+    if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) != 0 || info.tcpi_state != TCP_LISTEN) {
+        return std::nullopt;
+    }
+    return info.tcpi_unacked;
+}
 
 }  // namespace
 
 Acceptor::Acceptor(EventLoop& loop, ConnectionTable& connections, std::vector<WorkerListener> listeners,
-                   std::uint32_t max_connections)
-    : loop_(loop), connections_(connections), max_connections_(max_connections) {
+                   std::uint32_t max_connections, BalanceSeat seat)
+    : loop_(loop), connections_(connections), max_connections_(max_connections), seat_(seat) {
     for (WorkerListener& listener : listeners) {
         auto handler = std::make_unique<ListenerHandler>();
         handler->acceptor = this;
         handler->fd = WatchedFd(loop_, std::move(listener.fd));
         handler->config = std::move(listener.config);
+        handler->shared = handler->config.balance == Balance::exclusive;
         handlers_.push_back(std::move(handler));
     }
 }
 
-bool Acceptor::start() { return resume_accepting(); }
+bool Acceptor::start() {
+    if (seat_.board != nullptr) {
+        // A descriptor of our own for the loop; the board's stays with the board.
+        nudge_ = WatchedFd(loop_, Fd(::fcntl(seat_.board->nudge_fd(), F_DUPFD_CLOEXEC, 0)));
+        if (!nudge_ || !nudge_.watch(EPOLLIN | EPOLLET, &nudge_handler_)) {
+            log_error("watching the accept nudge failed: %m");
+            return false;
+        }
+    }
+    publish();
+    return watch_listeners(true, true);
+}
 
 void Acceptor::close_listeners() {
-    pause_accepting();
+    // This worker may have been woken for connections it has not taken yet, and nobody else will
+    // be woken for them: it takes what is queued now, and serves it while it drains.
+    for (auto& handler : handlers_) {
+        if (handler->fd.watched()) accept_batch(*handler, false);
+    }
+    watch_listeners(false, false);
     // The handlers stay: an event for them may still be queued in the batch being dispatched.
     for (auto& handler : handlers_) handler->fd.close();
     closed_ = true;
+    publish();
+}
+
+bool Acceptor::available() const {
+    return !closed_ && connections_.active() < max_connections_;
+}
+
+bool Acceptor::holds_more_than_share() const {
+    if (seat_.board == nullptr) return false;
+    const BalanceBoard::Share share = seat_.board->share();
+    // Alone, or the only one able to accept: it must go on.
+    if (share.workers <= 1) return false;
+    const std::uint64_t mine = connections_.active();
+    const std::uint64_t lead = std::max(kMinimumLead, share.connections / share.workers / kLeadFraction);
+    return mine * share.workers > share.connections + lead * share.workers;
+}
+
+void Acceptor::publish() {
+    if (seat_.board != nullptr) {
+        seat_.board->publish(seat_.slot, static_cast<std::uint32_t>(connections_.active()), available());
+    }
 }
 
 void Acceptor::update(Clock::time_point now) {
+    publish();
     if (closed_) return;
     const bool at_limit = connections_.active() >= max_connections_;
-    const bool descriptors_paused = descriptor_shortage_.pausing(now);
     if (at_limit && !connection_limit_logged_) {
         log_notice("max_connections (%u) reached; not accepting until a connection closes", max_connections_);
         connection_limit_logged_ = true;
     }
     if (!at_limit) connection_limit_logged_ = false;
-    if (at_limit || descriptors_paused) {
-        pause_accepting();
-    } else {
-        resume_accepting();
+    const bool own_wanted = !at_limit && !descriptor_shortage_.pausing(now);
+    const bool shared_wanted = own_wanted && !holds_more_than_share();
+    const bool was_accepting_shared = std::any_of(handlers_.begin(), handlers_.end(), [](const auto& handler) {
+        return handler->shared && handler->fd.watched();
+    });
+    watch_listeners(shared_wanted, own_wanted);
+    if (was_accepting_shared && !shared_wanted) step_aside();
+}
+
+// Stepping aside from the shared listeners: whatever is still queued there is for the others,
+// and only a nudge tells them. Each nudge sends the others looking, so only when something waits.
+void Acceptor::step_aside() {
+    if (seat_.board == nullptr || !queue_may_hold_more_) return;
+    queue_may_hold_more_ = false;
+    const bool waiting = std::any_of(handlers_.begin(), handlers_.end(), [](const auto& handler) {
+        if (!handler->shared) return false;
+        const std::optional<std::uint32_t> queued = accept_queue_length(handler->fd.get());
+        return !queued || *queued > 0;
+    });
+    if (waiting) seat_.board->nudge();
+}
+
+void Acceptor::on_nudge() {
+    update(Clock::now());
+    // Connections may be waiting that no wake-up will announce: look for them.
+    for (auto& handler : handlers_) {
+        if (!handler->shared || !handler->fd.watched()) continue;
+        const std::optional<std::uint32_t> queued = accept_queue_length(handler->fd.get());
+        if (queued && *queued == 0) continue;
+        accept_batch(*handler, true);
     }
 }
 
 void Acceptor::ListenerHandler::handle_event(std::uint32_t) {
-    if (!acceptor->closed_) acceptor->accept_batch(*this);
+    if (!acceptor->closed_ && fd.watched()) acceptor->accept_batch(*this, true);
 }
 
-void Acceptor::accept_batch(ListenerHandler& handler) {
+void Acceptor::accept_batch(ListenerHandler& handler, bool balanced) {
     ++wakeups;
     int accepted_now = 0;
+    bool emptied = false;
     for (int i = 0; i < kAcceptBatch; ++i) {
         if (connections_.active() >= max_connections_) break;
+        // The connection this worker was woken for is its own; after that it stops once it holds
+        // more than its share.
+        if (balanced && handler.shared && accepted_now > 0 && holds_more_than_share()) break;
         const int fd = ::accept4(handler.fd.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             const int error = errno;
-            if (error == EAGAIN || error == EWOULDBLOCK) break;
+            if (error == EAGAIN || error == EWOULDBLOCK) {
+                emptied = true;
+                break;
+            }
             if (DescriptorShortage::is_shortage(error)) {
                 descriptor_shortage_.record("a listener", Clock::now());
-                pause_accepting();
                 break;
             }
             // ECONNABORTED, EPROTO, EPERM (firewall) and the like concern one connection only.
@@ -79,32 +180,30 @@ void Acceptor::accept_batch(ListenerHandler& handler) {
         ++accepted;
         ++accepted_now;
         connections_.open(Fd(fd), handler.config.service);
+        publish();
     }
     if (accepted_now == 0) ++empty_wakeups;
+    if (handler.shared) queue_may_hold_more_ = !emptied;
+    if (balanced) update(Clock::now());
 }
 
-void Acceptor::pause_accepting() {
-    if (!registered_) return;
+bool Acceptor::watch_listeners(bool shared_wanted, bool own_wanted) {
+    if (closed_) return true;
+    bool all_done = true;
     for (auto& handler : handlers_) {
-        if (!handler->fd.unwatch()) log_error("epoll_ctl(DEL) for a listener failed: %m");
-    }
-    registered_ = false;
-}
-
-bool Acceptor::resume_accepting() {
-    if (registered_ || closed_) return true;
-    for (std::size_t i = 0; i < handlers_.size(); ++i) {
-        ListenerHandler& handler = *handlers_[i];
-        if (!handler.fd.watch(EPOLLIN | EPOLLEXCLUSIVE, &handler)) {
+        const bool wanted = handler->shared ? shared_wanted : own_wanted;
+        if (wanted == handler->fd.watched()) continue;
+        if (!wanted) {
+            if (!handler->fd.unwatch()) log_error("epoll_ctl(DEL) for a listener failed: %m");
+            continue;
+        }
+        if (!handler->fd.watch(EPOLLIN | EPOLLEXCLUSIVE, handler.get())) {
             log_error("epoll_ctl(ADD, EPOLLEXCLUSIVE) for listener %s failed: %m",
-                      format_address(handler.config.address).c_str());
-            // All or none: a later resume must not find some of them already registered.
-            while (i-- > 0) handlers_[i]->fd.unwatch();
-            return false;
+                      format_address(handler->config.address).c_str());
+            all_done = false;
         }
     }
-    registered_ = true;
-    return true;
+    return all_done;
 }
 
 }  // namespace corral

@@ -1,6 +1,8 @@
-// Acceptor: the worker's side of the shared listeners. Every listener is registered with
-// EPOLLEXCLUSIVE so one connection wakes one worker, not all of them; accepting stops at
-// max_connections and while descriptors are exhausted, and resumes by itself.
+// Acceptor: the worker's side of the listeners. A shared listener (balance: exclusive) is
+// registered with EPOLLEXCLUSIVE, so one connection wakes one worker, not all of them; a worker
+// that holds clearly more than its share of its generation's connections leaves the shared
+// listeners to the others until it does not. Accepting also stops at max_connections and while
+// descriptors are exhausted, and resumes by itself.
 #pragma once
 
 #include <chrono>
@@ -8,6 +10,7 @@
 #include <memory>
 #include <vector>
 
+#include "common/balance_board.hpp"
 #include "common/config_types.hpp"
 #include "common/descriptor_shortage.hpp"
 #include "common/event_loop.hpp"
@@ -21,21 +24,28 @@ struct WorkerListener {
     ListenConfig config;
 };
 
+// This worker's place on its generation's board; no board means nobody to balance with.
+struct BalanceSeat {
+    BalanceBoard* board = nullptr;
+    unsigned slot = 0;
+};
+
 class Acceptor {
 public:
     Acceptor(EventLoop& loop, ConnectionTable& connections, std::vector<WorkerListener> listeners,
-             std::uint32_t max_connections);
+             std::uint32_t max_connections, BalanceSeat seat);
     Acceptor(const Acceptor&) = delete;
     Acceptor& operator=(const Acceptor&) = delete;
 
-    // Starts accepting. False (logged) when a listener cannot be added to the loop.
+    // Starts accepting. False (logged) when a listener or the nudge cannot be added to the loop.
     bool start();
 
     // Draining: the listeners are closed for good, so this process accepts nothing more.
     void close_listeners();
 
-    // Called after every batch of events and on every tick: pauses or resumes accepting as the
-    // connection count and the descriptor pause require.
+    // Called after every batch of events and on every tick: publishes this worker's count, and
+    // takes part in accepting or steps aside as the connection limit, the descriptor pause and
+    // the balance require.
     void update(Clock::time_point now);
 
     std::uint64_t accepted = 0;
@@ -47,19 +57,33 @@ private:
         Acceptor* acceptor = nullptr;
         WatchedFd fd;
         ListenConfig config;
+        bool shared = false;  // balance: exclusive, the same socket in every worker
         void handle_event(std::uint32_t ready) override;
     };
 
-    void accept_batch(ListenerHandler& handler);
-    void pause_accepting();
-    bool resume_accepting();
+    // Accepts what is queued, up to a batch; `balanced`: stopping once this worker holds more
+    // than its share, and updating its registrations afterwards.
+    void accept_batch(ListenerHandler& handler, bool balanced);
+    void on_nudge();
+    bool available() const;
+    // More than the generation's mean by a margin that rounding and small counts cannot reach.
+    bool holds_more_than_share() const;
+    void publish();
+    // Registers or deregisters each listener as wanted; false (logged) when the loop refuses.
+    bool watch_listeners(bool shared_wanted, bool own_wanted);
+    void step_aside();
 
     EventLoop& loop_;
     ConnectionTable& connections_;
     std::vector<std::unique_ptr<ListenerHandler>> handlers_;
     std::uint32_t max_connections_;
-    bool registered_ = false;
+    BalanceSeat seat_;
+    WatchedFd nudge_;
+    MemberHandler<Acceptor> nudge_handler_{this, &Acceptor::on_nudge};
     bool closed_ = false;
+    // Whether a shared listener may still hold connections nobody will be woken for: the last
+    // accept on it did not come back empty.
+    bool queue_may_hold_more_ = false;
     DescriptorShortage descriptor_shortage_;
     bool connection_limit_logged_ = false;
 };

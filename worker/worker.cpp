@@ -66,7 +66,7 @@ private:
 Worker::Worker(WorkerSetup setup)
     : config_(std::move(setup.config)),
       connections_(loop_, config_.limits, config_.timeouts.idle),
-      acceptor_(loop_, connections_, std::move(setup.listeners), config_.limits.max_connections),
+      acceptor_(loop_, connections_, std::move(setup.listeners), config_.limits.max_connections, setup.balance),
       channel_(loop_, std::move(setup.channel)),
       log_file_(std::move(setup.log_file)) {}
 

@@ -22,6 +22,9 @@ struct WorkerSetup {
     std::vector<WorkerListener> listeners;
     Fd channel;  // this worker's end of the socketpair with the master
     Fd log_file;  // this worker's descriptor of log.file; invalid when logging to stderr
+    // The generation's board, in this process's copy of the master's memory, which stays for the
+    // worker's whole life since a worker leaves with _exit.
+    BalanceSeat balance;
 };
 
 // Runs the worker until it has drained; returns its exit code.

@@ -11,7 +11,7 @@ TEST_CASE("a master's /status reads back field by field") {
     const auto status = read_status_document(
         R"({"pid":4242,"generation":3,"state":"running","reloads":2,"reload_failures":1,"worker_restarts":5,)"
         R"("last_reload":{"result":"failed","error":"bad file","generation":3,"at":1700000000},)"
-        R"("workers":[{"pid":4243,"generation":3,"state":"ready","connections":7,"accepted":9,"started_at":1}]})",
+        R"("workers":[{"pid":4243,"generation":3,"state":"ready","connections":7,"share":0.25,"accepted":9,"started_at":1}]})",
         error);
     REQUIRE(status);
     CHECK(status->pid == 4242);
@@ -28,6 +28,7 @@ TEST_CASE("a master's /status reads back field by field") {
     CHECK(status->workers[0].state == "ready");
     CHECK(status->workers[0].connections == 7);
     CHECK(status->workers[0].accepted == 9);
+    CHECK(status->workers[0].share == doctest::Approx(0.25));
 
     const auto minimal = read_status_document(R"({"pid":1,"last_reload":null,"unknown":[1]})", error);
     REQUIRE(minimal);
@@ -50,6 +51,8 @@ TEST_CASE("a /status of another shape is refused with the reason") {
         {R"({"pid":1,"workers":{}})", "\"workers\" is not an array"},
         {R"({"pid":1,"workers":[3]})", "not an object"},
         {R"({"pid":1,"workers":[{"pid":"2"}]})", "workers: \"pid\" is not a non-negative integer"},
+        {R"({"pid":1,"workers":[{"pid":2,"share":"half"}]})", "workers: \"share\" is not a number from 0 to 1"},
+        {R"({"pid":1,"workers":[{"pid":2,"share":1.5}]})", "workers: \"share\" is not a number from 0 to 1"},
     };
     for (const auto& [body, reason] : cases) {
         CAPTURE(body);

@@ -1,0 +1,77 @@
+// BalanceBoard: one anonymous shared mapping, inherited across fork, and one eventfd.
+#include "common/balance_board.hpp"
+
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <new>
+#include <utility>
+
+namespace corral {
+namespace {
+
+// The slots, then the count of slots in use on a cache line of its own.
+constexpr std::size_t kMappingSize = BalanceBoard::kMaxSlots * sizeof(BalanceBoard::Slot) + 64;
+
+}  // namespace
+
+BalanceBoard::BalanceBoard(BalanceBoard&& other) noexcept
+    : slots_(std::exchange(other.slots_, nullptr)),
+      slots_used_(std::exchange(other.slots_used_, nullptr)),
+      nudge_(std::move(other.nudge_)) {}
+
+BalanceBoard& BalanceBoard::operator=(BalanceBoard&& other) noexcept {
+    if (this != &other) {
+        if (slots_ != nullptr) ::munmap(slots_, kMappingSize);
+        slots_ = std::exchange(other.slots_, nullptr);
+        slots_used_ = std::exchange(other.slots_used_, nullptr);
+        nudge_ = std::move(other.nudge_);
+    }
+    return *this;
+}
+
+BalanceBoard::~BalanceBoard() {
+    if (slots_ != nullptr) ::munmap(slots_, kMappingSize);
+}
+
+BalanceBoard BalanceBoard::create() {
+    BalanceBoard board;
+    // Zeroed by the kernel: every slot starts empty and unavailable.
+    void* memory = ::mmap(nullptr, kMappingSize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (memory == MAP_FAILED) return board;
+    board.slots_ = new (memory) Slot[kMaxSlots];
+    board.slots_used_ = new (static_cast<char*>(memory) + kMaxSlots * sizeof(Slot)) std::atomic<std::uint32_t>(0);
+    // Workers watch it edge-triggered and never read it: each write is one more edge for each.
+    board.nudge_.reset(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+    return board;
+}
+
+void BalanceBoard::publish(unsigned slot, std::uint32_t active, bool available) {
+    if (slot >= kMaxSlots) return;
+    slots_[slot].active.store(active, std::memory_order_relaxed);
+    slots_[slot].available.store(available ? 1 : 0, std::memory_order_relaxed);
+    std::uint32_t used = slots_used_->load(std::memory_order_relaxed);
+    while (used <= slot && !slots_used_->compare_exchange_weak(used, slot + 1, std::memory_order_relaxed)) {
+    }
+}
+
+BalanceBoard::Share BalanceBoard::share() const {
+    Share share;
+    const std::uint32_t used = slots_used_->load(std::memory_order_relaxed);
+    for (std::uint32_t slot = 0; slot < used && slot < kMaxSlots; ++slot) {
+        if (slots_[slot].available.load(std::memory_order_relaxed) == 0) continue;
+        share.connections += slots_[slot].active.load(std::memory_order_relaxed);
+        ++share.workers;
+    }
+    return share;
+}
+
+void BalanceBoard::nudge() const {
+    const std::uint64_t one = 1;
+    // EAGAIN only once the counter nears 2^64: the workers have been nudged enough by then.
+    ssize_t written = ::write(nudge_.get(), &one, sizeof one);
+    (void)written;
+}
+
+}  // namespace corral

@@ -1,0 +1,29 @@
+// A generation: a set of workers started from one config. A reload starts a new one while the
+// old one drains; each has its own listeners (sockets kept across reloads are shared) and its own
+// balance board.
+#pragma once
+
+#include <chrono>
+#include <memory>
+
+#include "common/balance_board.hpp"
+#include "common/config_types.hpp"
+#include "master/listeners.hpp"
+
+namespace corral {
+
+struct Generation {
+    unsigned number = 0;
+    Config config;
+    ListenerList listeners;
+    unsigned workers = 0;  // wanted; TTIN/TTOU change it until the next reload
+    std::chrono::steady_clock::time_point started;
+    // Shared with the generation's workers; null when it could not be mapped (then each worker
+    // accepts as the kernel wakes it, unbalanced but correct).
+    std::unique_ptr<BalanceBoard> board;
+};
+
+// A board for a new generation; null (logged) when it cannot be created.
+std::unique_ptr<BalanceBoard> make_balance_board();
+
+}  // namespace corral
