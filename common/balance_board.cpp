@@ -56,6 +56,27 @@ void BalanceBoard::publish(unsigned slot, std::uint32_t active, bool available) 
     }
 }
 
+void BalanceBoard::clear(unsigned slot) {
+    publish(slot, 0, false);
+    set_accepting(slot, false);
+}
+
+void BalanceBoard::set_accepting(unsigned slot, bool accepting) {
+    if (slot >= kMaxSlots) return;
+    slots_[slot].accepting.store(accepting ? 1 : 0, std::memory_order_relaxed);
+    // A store followed by loads of other slots: without a full fence, two workers leaving at once
+    // could each still see the other accepting, and nobody would.
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+}
+
+bool BalanceBoard::others_accepting(unsigned slot) const {
+    const std::uint32_t used = slots_used_->load(std::memory_order_relaxed);
+    for (std::uint32_t other = 0; other < used && other < kMaxSlots; ++other) {
+        if (other != slot && slots_[other].accepting.load(std::memory_order_relaxed) != 0) return true;
+    }
+    return false;
+}
+
 BalanceBoard::Share BalanceBoard::share() const {
     Share share;
     const std::uint32_t used = slots_used_->load(std::memory_order_relaxed);

@@ -24,6 +24,7 @@ public:
     struct alignas(64) Slot {  // a cache line each: every worker writes only its own
         std::atomic<std::uint32_t> active{0};  // connections open now
         std::atomic<std::uint32_t> available{0};  // 1 while it could accept (not draining, not full)
+        std::atomic<std::uint32_t> accepting{0};  // 1 while it waits on the shared listeners
     };
 
     // What a worker compares itself with: its generation's available workers, itself included.
@@ -45,7 +46,12 @@ public:
 
     void publish(unsigned slot, std::uint32_t active, bool available);
     // The worker in `slot` is gone: it holds nothing and accepts nothing.
-    void clear(unsigned slot) { publish(slot, 0, false); }
+    void clear(unsigned slot);
+    // Whether the worker in `slot` waits on the shared listeners. Clearing it is ordered before
+    // any later others_accepting(): of two workers leaving at once, one sees the other gone.
+    void set_accepting(unsigned slot, bool accepting);
+    // Whether a worker other than the one in `slot` waits on the shared listeners.
+    bool others_accepting(unsigned slot) const;
     // O(slots in use).
     Share share() const;
 

@@ -71,7 +71,9 @@ bool Acceptor::start() {
         }
     }
     publish();
-    return watch_listeners(true, true);
+    if (!watch_listeners(true, true)) return false;
+    if (seat_.board != nullptr) seat_.board->set_accepting(seat_.slot, accepting_shared());
+    return true;
 }
 
 void Acceptor::close_listeners() {
@@ -80,11 +82,18 @@ void Acceptor::close_listeners() {
     for (auto& handler : handlers_) {
         if (handler->fd.watched()) accept_batch(*handler, false);
     }
+    const bool was_accepting_shared = accepting_shared();
     watch_listeners(false, false);
     // The handlers stay: an event for them may still be queued in the batch being dispatched.
     for (auto& handler : handlers_) handler->fd.close();
     closed_ = true;
     publish();
+    if (was_accepting_shared) step_aside();
+}
+
+bool Acceptor::accepting_shared() const {
+    return std::any_of(handlers_.begin(), handlers_.end(),
+                       [](const auto& handler) { return handler->shared && handler->fd.watched(); });
 }
 
 bool Acceptor::available() const {
@@ -118,24 +127,33 @@ void Acceptor::update(Clock::time_point now) {
     if (!at_limit) connection_limit_logged_ = false;
     const bool own_wanted = !at_limit && !descriptor_shortage_.pausing(now);
     const bool shared_wanted = own_wanted && !holds_more_than_share();
-    const bool was_accepting_shared = std::any_of(handlers_.begin(), handlers_.end(), [](const auto& handler) {
-        return handler->shared && handler->fd.watched();
-    });
+    const bool was_accepting_shared = accepting_shared();
     watch_listeners(shared_wanted, own_wanted);
-    if (was_accepting_shared && !shared_wanted) step_aside();
+    const bool accepting_shared_now = accepting_shared();
+    if (was_accepting_shared && !accepting_shared_now) step_aside();
+    if (!was_accepting_shared && accepting_shared_now && seat_.board != nullptr) {
+        seat_.board->set_accepting(seat_.slot, true);
+    }
 }
 
-// Stepping aside from the shared listeners: whatever is still queued there is for the others,
-// and only a nudge tells them. Each nudge sends the others looking, so only when something waits.
+// Leaving the shared listeners. The others must hear of it when nobody else is left waiting on
+// them (each left when it held more than the mean it last saw; one of them is under it now, but
+// an idle worker would only look again at its next tick), and when connections may be queued
+// there, since the kernel wakes nobody for those. Each nudge sends every worker looking, so only
+// then.
 void Acceptor::step_aside() {
-    if (seat_.board == nullptr || !queue_may_hold_more_) return;
+    if (seat_.board == nullptr) return;
+    seat_.board->set_accepting(seat_.slot, false);
+    bool nudge = !seat_.board->others_accepting(seat_.slot);
+    if (!nudge && queue_may_hold_more_) {
+        nudge = std::any_of(handlers_.begin(), handlers_.end(), [](const auto& handler) {
+            if (!handler->shared || !handler->fd.valid()) return false;
+            const std::optional<std::uint32_t> queued = accept_queue_length(handler->fd.get());
+            return !queued || *queued > 0;
+        });
+    }
     queue_may_hold_more_ = false;
-    const bool waiting = std::any_of(handlers_.begin(), handlers_.end(), [](const auto& handler) {
-        if (!handler->shared) return false;
-        const std::optional<std::uint32_t> queued = accept_queue_length(handler->fd.get());
-        return !queued || *queued > 0;
-    });
-    if (waiting) seat_.board->nudge();
+    if (nudge) seat_.board->nudge();
 }
 
 void Acceptor::on_nudge() {

@@ -72,6 +72,8 @@ private:
     // Registers or deregisters each listener as wanted; false (logged) when the loop refuses.
     bool watch_listeners(bool shared_wanted, bool own_wanted);
     void step_aside();
+    // Whether this worker waits on a shared listener now.
+    bool accepting_shared() const;
 
     EventLoop& loop_;
     ConnectionTable& connections_;
