@@ -6,8 +6,9 @@
 // connections it holds (BalanceBoard); one holding clearly more than the mean of its generation's
 // available workers stops before its next accept and leaves the wait queue (EPOLL_CTL_DEL) until
 // the others have caught up. Since nothing wakes anyone for connections already queued, a worker
-// that steps aside with some perhaps still queued nudges the others, and whoever is under the
-// mean takes them. The least loaded worker is never above the mean, so someone always accepts.
+// that steps aside with some perhaps still queued, or as the last one waiting on the listeners,
+// nudges the others, and whoever is under the mean takes over. The least loaded worker is never
+// above the mean, so someone always accepts.
 // Listeners are only ever added to and deleted from the epoll set, never modified: EPOLL_CTL_MOD
 // is refused for EPOLLEXCLUSIVE registrations.
 #include "worker/acceptor.hpp"
