@@ -47,18 +47,31 @@ BalanceBoard BalanceBoard::create() {
     return board;
 }
 
-void BalanceBoard::publish(unsigned slot, std::uint32_t active, bool available) {
+namespace {
+
+std::int64_t milliseconds(BalanceBoard::Clock::time_point time) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
+}
+
+}  // namespace
+
+void BalanceBoard::publish(unsigned slot, std::uint32_t active, bool available, Clock::time_point now) {
     if (slot >= kMaxSlots) return;
     slots_[slot].active.store(active, std::memory_order_relaxed);
     slots_[slot].available.store(available ? 1 : 0, std::memory_order_relaxed);
+    slots_[slot].published_ms.store(milliseconds(now), std::memory_order_relaxed);
     std::uint32_t used = slots_used_->load(std::memory_order_relaxed);
     while (used <= slot && !slots_used_->compare_exchange_weak(used, slot + 1, std::memory_order_relaxed)) {
     }
 }
 
 void BalanceBoard::clear(unsigned slot) {
-    publish(slot, 0, false);
+    publish(slot, 0, false, Clock::now());
     set_accepting(slot, false);
+}
+
+bool BalanceBoard::heard_from(const Slot& slot, Clock::time_point now) const {
+    return milliseconds(now) - slot.published_ms.load(std::memory_order_relaxed) <= kSilentAfter.count();
 }
 
 void BalanceBoard::set_accepting(unsigned slot, bool accepting) {
@@ -69,19 +82,22 @@ void BalanceBoard::set_accepting(unsigned slot, bool accepting) {
     std::atomic_thread_fence(std::memory_order_seq_cst);
 }
 
-bool BalanceBoard::others_accepting(unsigned slot) const {
+bool BalanceBoard::others_accepting(unsigned slot, Clock::time_point now) const {
     const std::uint32_t used = slots_used_->load(std::memory_order_relaxed);
     for (std::uint32_t other = 0; other < used && other < kMaxSlots; ++other) {
-        if (other != slot && slots_[other].accepting.load(std::memory_order_relaxed) != 0) return true;
+        if (other != slot && slots_[other].accepting.load(std::memory_order_relaxed) != 0 &&
+            heard_from(slots_[other], now)) {
+            return true;
+        }
     }
     return false;
 }
 
-BalanceBoard::Share BalanceBoard::share() const {
+BalanceBoard::Share BalanceBoard::share(Clock::time_point now) const {
     Share share;
     const std::uint32_t used = slots_used_->load(std::memory_order_relaxed);
     for (std::uint32_t slot = 0; slot < used && slot < kMaxSlots; ++slot) {
-        if (slots_[slot].available.load(std::memory_order_relaxed) == 0) continue;
+        if (slots_[slot].available.load(std::memory_order_relaxed) == 0 || !heard_from(slots_[slot], now)) continue;
         share.connections += slots_[slot].active.load(std::memory_order_relaxed);
         ++share.workers;
     }

@@ -103,7 +103,7 @@ bool Acceptor::available() const {
 
 bool Acceptor::holds_more_than_share() const {
     if (seat_.board == nullptr) return false;
-    const BalanceBoard::Share share = seat_.board->share();
+    const BalanceBoard::Share share = seat_.board->share(Clock::now());
     // Alone, or the only one able to accept: it must go on.
     if (share.workers <= 1) return false;
     const std::uint64_t mine = connections_.active();
@@ -113,7 +113,7 @@ bool Acceptor::holds_more_than_share() const {
 
 void Acceptor::publish() {
     if (seat_.board != nullptr) {
-        seat_.board->publish(seat_.slot, static_cast<std::uint32_t>(connections_.active()), available());
+        seat_.board->publish(seat_.slot, static_cast<std::uint32_t>(connections_.active()), available(), Clock::now());
     }
 }
 
@@ -145,7 +145,7 @@ void Acceptor::update(Clock::time_point now) {
 void Acceptor::step_aside() {
     if (seat_.board == nullptr) return;
     seat_.board->set_accepting(seat_.slot, false);
-    bool nudge = !seat_.board->others_accepting(seat_.slot);
+    bool nudge = !seat_.board->others_accepting(seat_.slot, Clock::now());
     if (!nudge && queue_may_hold_more_) {
         nudge = std::any_of(handlers_.begin(), handlers_.end(), [](const auto& handler) {
             if (!handler->shared || !handler->fd.valid()) return false;

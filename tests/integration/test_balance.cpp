@@ -24,11 +24,12 @@ namespace {
 
 constexpr std::size_t kBurst = 64;
 
-// Heartbeats every second bring the workers' counts to /status soon.
-std::string balance_config(int workers, std::uint16_t port, std::uint16_t admin, const std::string& extra = "") {
+// Workers report their counts four times a second, so /status follows within a second.
+std::string balance_config(int workers, std::uint16_t port, std::uint16_t admin, const std::string& extra = "",
+                           const std::string& heartbeat = "1s") {
     return "workers: " + std::to_string(workers) + "\nlisten:\n  - address: 127.0.0.1:" + std::to_string(port) +
-           "\nadmin:\n  listen: 127.0.0.1:" + std::to_string(admin) + "\ntimeouts:\n  heartbeat: 1s\n  shutdown: 60s\n" +
-           extra;
+           "\nadmin:\n  listen: 127.0.0.1:" + std::to_string(admin) + "\ntimeouts:\n  heartbeat: " + heartbeat +
+           "\n  shutdown: 60s\n" + extra;
 }
 
 // Opens `count` connections `kBurst` at a time: each burst is connected back to back and sent a
@@ -142,6 +143,26 @@ TEST_CASE("workers at max_connections leave every connection they cannot take to
     REQUIRE(extra);
     open.pop_back();
     CHECK(echoes(extra.get(), "taken once there is room"));
+}
+
+TEST_CASE("a stopped worker's place is taken by the others instead of waiting for it") {
+    const std::uint16_t port = free_port();
+    const std::uint16_t admin = free_port();
+    // The master leaves a silent worker alone for an hour: the others must not wait for it.
+    CorralProcess corral(balance_config(2, port, admin, "", "1h"));
+    REQUIRE(corral.wait_ready().size() == 1);
+    REQUIRE(wait_ready_workers(admin, 2));
+    const std::vector<Fd> before = open_in_bursts(port, 128, 7);
+    REQUIRE(before.size() == 128);
+    const std::map<pid_t, std::uint64_t> split = connections_per_worker(admin, 1, 128);
+    REQUIRE(split.size() == 2);
+    const pid_t stopped = split.begin()->first;
+    ::kill(stopped, SIGSTOP);
+    REQUIRE(wait_stopped(stopped));
+    // The other worker takes all of these, far past its share of what both hold.
+    const std::vector<Fd> after = open_in_bursts(port, 256, 8);
+    CHECK(after.size() == 256);
+    ::kill(stopped, SIGCONT);
 }
 
 TEST_CASE("a generation draining in a reload leaves the new one balanced, and no connection stuck") {
