@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -104,6 +105,17 @@ void check_even_split(int workers, double least_share) {
         shares += share;
     }
     CHECK(shares == doctest::Approx(1.0).epsilon(0.001));
+    // corral status prints the shares as percentages, on each worker's line.
+    const CommandResult printed = run_corral({"status", "-c", corral.config_path()});
+    REQUIRE(printed.exit_code == 0);
+    CHECK(printed.out.find("SHARE") != std::string::npos);
+    for (const auto& worker : status["workers"]) {
+        char percent[16];
+        std::snprintf(percent, sizeof percent, "%.1f%%", worker["share"].get<double>() * 100);
+        const std::size_t line = printed.out.find(" " + std::to_string(worker["pid"].get<pid_t>()) + " ");
+        REQUIRE(line != std::string::npos);
+        CHECK(printed.out.substr(line, printed.out.find('\n', line) - line).find(percent) != std::string::npos);
+    }
     std::string listing;
     for (const auto& [pid, connections] : split) listing += " " + std::to_string(connections);
     MESSAGE(workers, " workers, 400 connections in bursts of 64:", listing);
