@@ -49,6 +49,9 @@ BalanceBoard BalanceBoard::create() {
 
 namespace {
 
+// How stale a published time may be; far below kSilentAfter.
+constexpr std::chrono::milliseconds kTimeRefresh{100};
+
 std::int64_t milliseconds(BalanceBoard::Clock::time_point time) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count();
 }
@@ -57,9 +60,18 @@ std::int64_t milliseconds(BalanceBoard::Clock::time_point time) {
 
 void BalanceBoard::publish(unsigned slot, std::uint32_t active, bool available, Clock::time_point now) {
     if (slot >= kMaxSlots) return;
-    slots_[slot].active.store(active, std::memory_order_relaxed);
-    slots_[slot].available.store(available ? 1 : 0, std::memory_order_relaxed);
-    slots_[slot].published_ms.store(milliseconds(now), std::memory_order_relaxed);
+    // Stores only what changed: each store takes the line out of every reader's cache, and the
+    // workers publish after every batch of events.
+    Slot& mine = slots_[slot];
+    if (mine.active.load(std::memory_order_relaxed) != active) mine.active.store(active, std::memory_order_relaxed);
+    const std::uint32_t availability = available ? 1 : 0;
+    if (mine.available.load(std::memory_order_relaxed) != availability) {
+        mine.available.store(availability, std::memory_order_relaxed);
+    }
+    const std::int64_t now_ms = milliseconds(now);
+    if (now_ms - mine.published_ms.load(std::memory_order_relaxed) >= kTimeRefresh.count()) {
+        mine.published_ms.store(now_ms, std::memory_order_relaxed);
+    }
     std::uint32_t used = slots_used_->load(std::memory_order_relaxed);
     while (used <= slot && !slots_used_->compare_exchange_weak(used, slot + 1, std::memory_order_relaxed)) {
     }
