@@ -42,6 +42,7 @@ constexpr int kExitUsage = 2;
 // turn into one-second SYN retries that look like server latency.
 constexpr std::size_t kMaxConnectsInFlight = 128;
 constexpr auto kConnectTimeout = std::chrono::seconds(5);
+constexpr auto kSweepInterval = std::chrono::milliseconds(100);  // for connects past their timeout
 // However slowly the server accepts, the run must end by itself.
 constexpr auto kConnectPhaseLimit = std::chrono::seconds(20);
 // A message still unanswered this long after the run ends counts as lost, not as slow. Generous:
@@ -57,9 +58,15 @@ constexpr std::size_t kMaxReportedMismatches = 5;
 const char* const kUsage =
     "usage: loadgen --target HOST:PORT [--connections N] [--duration SECONDS]\n"
     "               [--size BYTES] [--warmup SECONDS]\n"
+    "               [--connect-burst N | --connect-slowly]\n"
     "  HOST must be loopback: 127.0.0.0/8, [::1] or localhost.\n"
+    "  --connect-burst N  open N connections at once, and the next N only once every one of\n"
+    "                     them is established (default: up to 128 connects in flight, each\n"
+    "                     replaced as it completes)\n"
+    "  --connect-slowly   open one connection at a time: --connect-burst 1\n"
     "  Prints one line of key=value pairs; exits 1 if any byte came back wrong or any\n"
-    "  connection failed, 2 on a usage error.\n";
+    "  connection failed, 2 on a usage error. connected= counts the connections established\n"
+    "  and connect_s= the seconds it took to open them.\n";
 
 class OwnedFd {
 public:
@@ -95,6 +102,7 @@ struct Options {
     double duration_seconds = 5;
     std::size_t message_size = 64;
     double warmup_seconds = 1;
+    std::size_t connect_burst = 0;  // 0: a sliding window of kMaxConnectsInFlight
 };
 
 // Log-linear histogram of nanoseconds: 64 sub-buckets per power of two keep every value within
@@ -252,6 +260,11 @@ std::optional<Options> parse_options(int argc, char** argv) {
             std::fputs(kUsage, stdout);
             std::exit(kExitOk);
         }
+        // Options without a value.
+        if (name == "--connect-slowly") {
+            options.connect_burst = 1;
+            continue;
+        }
         if (const auto equals = name.find('='); equals != std::string_view::npos) {
             value = name.substr(equals + 1);
             name = name.substr(0, equals);
@@ -285,6 +298,10 @@ std::optional<Options> parse_options(int argc, char** argv) {
             const auto size = parse_count(value);
             valid = size && *size > 0 && *size <= kMaxMessageSize;
             if (valid) options.message_size = *size;
+        } else if (name == "--connect-burst") {
+            const auto count = parse_count(value);
+            valid = count && *count > 0;
+            if (valid) options.connect_burst = *count;
         } else if (name == "--warmup") {
             const auto seconds = parse_seconds(value);
             valid = seconds.has_value();
@@ -337,30 +354,40 @@ public:
 
     // Opens every connection before any load starts, so that connection set-up never mixes with
     // the measured round trips.
+    //
+    // By default up to kMaxConnectsInFlight connects are in flight, each replaced as soon as it
+    // completes. With --connect-burst N, N connects start together and the next N only once all
+    // of them have completed: arrivals come in bursts, with a pause for the server to accept.
     void connect_all() {
-        const auto give_up_at = Clock::now() + kConnectPhaseLimit;
+        const auto started = Clock::now();
+        const auto give_up_at = started + kConnectPhaseLimit;
+        const bool in_bursts = options_.connect_burst > 0;
+        const std::size_t window = in_bursts ? options_.connect_burst : kMaxConnectsInFlight;
         std::size_t next = 0;
-        std::size_t in_flight = 0;
-        while (next < connections_.size() || in_flight > 0) {
-            while (next < connections_.size() && in_flight < kMaxConnectsInFlight) {
-                if (start_connect(connections_[next++])) ++in_flight;
+        auto last_sweep = started;
+        while (next < connections_.size() || connecting_ > 0) {
+            if (!in_bursts || connecting_ == 0) {
+                const std::size_t end = std::min(connections_.size(), next + window);
+                while (next < end && connecting_ < window) start_connect(connections_[next++]);
             }
-            const int ready = wait_for_events(std::chrono::milliseconds(100));
+            // Connects that settled at once leave nothing to wait for before the next ones.
+            const int ready = wait_for_events(std::chrono::milliseconds(connecting_ > 0 ? 100 : 0));
             for (int index = 0; index < ready; ++index) {
                 Connection& connection = connections_[events_[index].data.u64];
                 if (connection.state != ConnectionState::Connecting) continue;
                 finish_connect(connection);
-                --in_flight;
             }
-            // O(connections) per round, but rounds are few: one per batch of completed connects.
+            // O(connections) per sweep, so at most ten sweeps a second, however fast the rounds.
             const auto now = Clock::now();
-            for (std::size_t index = 0; index < next; ++index) {
-                Connection& connection = connections_[index];
-                if (connection.state == ConnectionState::Connecting &&
-                    now - connection.connect_started > kConnectTimeout) {
-                    report_connect_error(ETIMEDOUT);
-                    fail_connect(connection);
-                    --in_flight;
+            if (now - last_sweep >= kSweepInterval) {
+                last_sweep = now;
+                for (std::size_t index = 0; index < next; ++index) {
+                    Connection& connection = connections_[index];
+                    if (connection.state == ConnectionState::Connecting &&
+                        now - connection.connect_started > kConnectTimeout) {
+                        report_connect_error(ETIMEDOUT);
+                        fail_connect(connection);
+                    }
                 }
             }
             if (now > give_up_at && next < connections_.size()) {
@@ -370,6 +397,8 @@ public:
                 next = connections_.size();
             }
         }
+        connect_seconds_ = std::chrono::duration<double>(Clock::now() - started).count();
+        connected_ = live_connections_;
     }
 
     // Ping-pong on every established connection for warmup plus duration; only round trips that
@@ -402,7 +431,7 @@ public:
         std::printf(
             "connections=%zu size=%zu duration_s=%g messages=%llu msgs_per_sec=%.0f p50_us=%.1f "
             "p99_us=%.1f max_us=%.1f connect_errors=%llu resets=%llu closed=%llu stalled=%llu "
-            "errors=%llu wrong_bytes=%llu\n",
+            "errors=%llu wrong_bytes=%llu",
             options_.connections, options_.message_size, options_.duration_seconds,
             static_cast<unsigned long long>(counters_.measured_messages),
             static_cast<double>(counters_.measured_messages) / options_.duration_seconds,
@@ -415,6 +444,7 @@ public:
             static_cast<unsigned long long>(counters_.stalled),
             static_cast<unsigned long long>(counters_.errors()),
             static_cast<unsigned long long>(counters_.wrong_bytes));
+        std::printf(" mode=pingpong connected=%zu connect_s=%.3f\n", connected_, connect_seconds_);
         std::fflush(stdout);
     }
 
@@ -484,6 +514,7 @@ private:
             return false;
         }
         connection.state = ConnectionState::Connecting;
+        ++connecting_;
         if (!watch(connection, EPOLLOUT, EPOLL_CTL_ADD)) {
             fail_connect(connection);
             return false;
@@ -502,6 +533,7 @@ private:
             fail_connect(connection);
             return;
         }
+        --connecting_;
         connection.state = ConnectionState::Established;
         ++live_connections_;
         if (!watch(connection, EPOLLIN, EPOLL_CTL_MOD)) fail_connect(connection);
@@ -520,6 +552,7 @@ private:
 
     void close(Connection& connection) {
         if (connection.state == ConnectionState::Established) --live_connections_;
+        if (connection.state == ConnectionState::Connecting) --connecting_;
         connection.state = ConnectionState::Closed;
         connection.socket.reset();  // closing also removes it from the epoll set
     }
@@ -651,6 +684,9 @@ private:
     OwnedFd epoll_;
     std::vector<Connection> connections_;
     std::size_t live_connections_ = 0;
+    std::size_t connecting_ = 0;  // connects in flight
+    std::size_t connected_ = 0;   // established when the connect phase ended
+    double connect_seconds_ = 0;
     std::array<epoll_event, 512> events_{};
     std::array<std::uint8_t, 64 * 1024> receive_buffer_{};
     Clock::time_point measure_from_;
