@@ -77,8 +77,8 @@ const char* const kUsage =
     "                     connect, send one message, read its echo, close; messages= and\n"
     "                     msgs_per_sec= then count these connections, as does conns_per_sec=\n"
     "  --hold             once the connections are open (with --churn: at once), print\n"
-    "                     \"loadgen: holding connected=N\" on stderr and start the load only on\n"
-    "                     SIGUSR1 (gives up after 120 s)\n"
+    "                     \"loadgen: holding connected=N until SIGUSR1\" on stderr and start the\n"
+    "                     load only on SIGUSR1 (gives up after 120 s)\n"
     "  --server-pids L    add server_cpu_s=: the user plus system CPU seconds the processes in\n"
     "                     the comma-separated list L used during the measured seconds\n"
     "  Prints one line of key=value pairs; exits 1 if any byte came back wrong or any\n"
@@ -473,7 +473,13 @@ public:
     // With --hold: says how many connections are open, then waits for the start signal, which
     // main blocked before anything else so that one sent early stays pending.
     bool wait_for_start() const {
-        std::fprintf(stderr, "loadgen: holding connected=%zu\n", live_connections_);
+        // One write, and the number followed by more text: a caller reading the line while it is
+        // written never takes a number cut short for the whole.
+        char line[96];
+        const int length = std::snprintf(line, sizeof line,
+                                         "loadgen: holding connected=%zu until SIGUSR1\n",
+                                         live_connections_);
+        if (::write(STDERR_FILENO, line, static_cast<std::size_t>(length)) < 0) return false;
         sigset_t start_signal;
         sigemptyset(&start_signal);
         sigaddset(&start_signal, kStartSignal);
