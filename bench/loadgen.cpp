@@ -7,9 +7,11 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -23,8 +25,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <memory>
+#include <limits>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -42,6 +47,7 @@ constexpr int kExitUsage = 2;
 // turn into one-second SYN retries that look like server latency.
 constexpr std::size_t kMaxConnectsInFlight = 128;
 constexpr auto kConnectTimeout = std::chrono::seconds(5);
+constexpr auto kSweepInterval = std::chrono::milliseconds(100);  // for connects past their timeout
 // However slowly the server accepts, the run must end by itself.
 constexpr auto kConnectPhaseLimit = std::chrono::seconds(20);
 // A message still unanswered this long after the run ends counts as lost, not as slow. Generous:
@@ -53,13 +59,31 @@ constexpr std::size_t kMaxMessageSize = 16u << 20;
 constexpr std::size_t kMaxBufferedBytes = 1u << 30;  // one outstanding message per connection
 constexpr double kMaxSeconds = 3600;
 constexpr std::size_t kMaxReportedMismatches = 5;
+// However long nobody sends the start signal, a held loadgen must end by itself.
+constexpr auto kHoldLimit = std::chrono::seconds(120);
+constexpr int kStartSignal = SIGUSR1;
 
 const char* const kUsage =
     "usage: loadgen --target HOST:PORT [--connections N] [--duration SECONDS]\n"
     "               [--size BYTES] [--warmup SECONDS]\n"
+    "               [--connect-burst N | --connect-slowly | --churn]\n"
+    "               [--hold] [--server-pids PID,PID...]\n"
     "  HOST must be loopback: 127.0.0.0/8, [::1] or localhost.\n"
+    "  --connect-burst N  open N connections at once, and the next N only once every one of\n"
+    "                     them is established (default: up to 128 connects in flight, each\n"
+    "                     replaced as it completes)\n"
+    "  --connect-slowly   open one connection at a time: --connect-burst 1\n"
+    "  --churn            instead of ping-pong on open connections, --connections loops of\n"
+    "                     connect, send one message, read its echo, close; messages= and\n"
+    "                     msgs_per_sec= then count these connections, as does conns_per_sec=\n"
+    "  --hold             once the connections are open (with --churn: at once), print\n"
+    "                     \"loadgen: holding connected=N until SIGUSR1\" on stderr and start the\n"
+    "                     load only on SIGUSR1 (gives up after 120 s)\n"
+    "  --server-pids L    add server_cpu_s=: the user plus system CPU seconds the processes in\n"
+    "                     the comma-separated list L used during the measured seconds\n"
     "  Prints one line of key=value pairs; exits 1 if any byte came back wrong or any\n"
-    "  connection failed, 2 on a usage error.\n";
+    "  connection failed, 2 on a usage error. connected= counts the connections established\n"
+    "  (with --churn: over the whole run) and connect_s= the seconds it took to open them.\n";
 
 class OwnedFd {
 public:
@@ -95,6 +119,10 @@ struct Options {
     double duration_seconds = 5;
     std::size_t message_size = 64;
     double warmup_seconds = 1;
+    std::size_t connect_burst = 0;  // 0: a sliding window of kMaxConnectsInFlight
+    bool churn = false;
+    bool hold = false;
+    std::vector<pid_t> server_pids;
 };
 
 // Log-linear histogram of nanoseconds: 64 sub-buckets per power of two keep every value within
@@ -210,6 +238,51 @@ std::optional<std::size_t> parse_count(std::string_view text) {
     return value;
 }
 
+// A comma-separated list of process ids.
+bool parse_pids(std::string_view text, std::vector<pid_t>& pids) {
+    pids.clear();
+    while (true) {
+        const auto comma = text.find(',');
+        const auto pid = parse_count(text.substr(0, comma));
+        if (!pid || *pid == 0 || *pid > static_cast<std::size_t>(std::numeric_limits<pid_t>::max())) {
+            return false;
+        }
+        pids.push_back(static_cast<pid_t>(*pid));
+        if (comma == std::string_view::npos) return true;
+        text.remove_prefix(comma + 1);
+    }
+}
+
+// User plus system CPU seconds the processes have used so far, from /proc/PID/stat; nullopt
+// (after saying why) when one of them cannot be read.
+std::optional<double> cpu_seconds_of(const std::vector<pid_t>& pids) {
+    static const long ticks_per_second = sysconf(_SC_CLK_TCK);
+    std::uint64_t ticks = 0;
+    for (const pid_t pid : pids) {
+        const std::string path = "/proc/" + std::to_string(pid) + "/stat";
+        std::ifstream file(path);
+        std::string stat;
+        std::getline(file, stat);
+        // The command name, field 2, is in parentheses and may hold spaces: count from its end.
+        const auto name_end = stat.rfind(')');
+        if (!file || name_end == std::string::npos) {
+            std::fprintf(stderr, "loadgen: cannot read %s\n", path.c_str());
+            return std::nullopt;
+        }
+        std::istringstream fields(stat.substr(name_end + 1));
+        std::string skipped;
+        for (int field = 3; field < 14; ++field) fields >> skipped;
+        std::uint64_t user = 0;
+        std::uint64_t system = 0;
+        if (!(fields >> user >> system)) {
+            std::fprintf(stderr, "loadgen: no utime and stime in %s\n", path.c_str());
+            return std::nullopt;
+        }
+        ticks += user + system;
+    }
+    return static_cast<double>(ticks) / static_cast<double>(ticks_per_second);
+}
+
 // Accepts "127.x.y.z:PORT", "localhost:PORT" and "[::1]:PORT"; anything else is refused, because
 // this tool must never send load beyond the machine it runs on.
 bool parse_target(std::string_view text, Options& options) {
@@ -252,6 +325,19 @@ std::optional<Options> parse_options(int argc, char** argv) {
             std::fputs(kUsage, stdout);
             std::exit(kExitOk);
         }
+        // Options without a value.
+        if (name == "--connect-slowly") {
+            options.connect_burst = 1;
+            continue;
+        }
+        if (name == "--churn") {
+            options.churn = true;
+            continue;
+        }
+        if (name == "--hold") {
+            options.hold = true;
+            continue;
+        }
         if (const auto equals = name.find('='); equals != std::string_view::npos) {
             value = name.substr(equals + 1);
             name = name.substr(0, equals);
@@ -285,6 +371,12 @@ std::optional<Options> parse_options(int argc, char** argv) {
             const auto size = parse_count(value);
             valid = size && *size > 0 && *size <= kMaxMessageSize;
             if (valid) options.message_size = *size;
+        } else if (name == "--connect-burst") {
+            const auto count = parse_count(value);
+            valid = count && *count > 0;
+            if (valid) options.connect_burst = *count;
+        } else if (name == "--server-pids") {
+            valid = parse_pids(value, options.server_pids);
         } else if (name == "--warmup") {
             const auto seconds = parse_seconds(value);
             valid = seconds.has_value();
@@ -303,6 +395,11 @@ std::optional<Options> parse_options(int argc, char** argv) {
     }
     if (!have_target) {
         std::fprintf(stderr, "loadgen: --target is required\n%s", kUsage);
+        return std::nullopt;
+    }
+    if (options.churn && options.connect_burst > 0) {
+        std::fprintf(stderr, "loadgen: --churn opens connections in its own loops; it takes no "
+                             "--connect-burst or --connect-slowly\n");
         return std::nullopt;
     }
 
@@ -337,32 +434,31 @@ public:
 
     // Opens every connection before any load starts, so that connection set-up never mixes with
     // the measured round trips.
+    //
+    // By default up to kMaxConnectsInFlight connects are in flight, each replaced as soon as it
+    // completes. With --connect-burst N, N connects start together and the next N only once all
+    // of them have completed: arrivals come in bursts, with a pause for the server to accept.
     void connect_all() {
-        const auto give_up_at = Clock::now() + kConnectPhaseLimit;
+        const auto started = Clock::now();
+        const auto give_up_at = started + kConnectPhaseLimit;
+        const bool in_bursts = options_.connect_burst > 0;
+        const std::size_t window = in_bursts ? options_.connect_burst : kMaxConnectsInFlight;
         std::size_t next = 0;
-        std::size_t in_flight = 0;
-        while (next < connections_.size() || in_flight > 0) {
-            while (next < connections_.size() && in_flight < kMaxConnectsInFlight) {
-                if (start_connect(connections_[next++])) ++in_flight;
+        Clock::time_point last_sweep = started;
+        while (next < connections_.size() || connecting_ > 0) {
+            if (!in_bursts || connecting_ == 0) {
+                const std::size_t end = std::min(connections_.size(), next + window);
+                while (next < end && connecting_ < window) start_connect(connections_[next++]);
             }
-            const int ready = wait_for_events(std::chrono::milliseconds(100));
+            // Connects that settled at once leave nothing to wait for before the next ones.
+            const int ready = wait_for_events(std::chrono::milliseconds(connecting_ > 0 ? 100 : 0));
             for (int index = 0; index < ready; ++index) {
                 Connection& connection = connections_[events_[index].data.u64];
                 if (connection.state != ConnectionState::Connecting) continue;
                 finish_connect(connection);
-                --in_flight;
             }
-            // O(connections) per round, but rounds are few: one per batch of completed connects.
             const auto now = Clock::now();
-            for (std::size_t index = 0; index < next; ++index) {
-                Connection& connection = connections_[index];
-                if (connection.state == ConnectionState::Connecting &&
-                    now - connection.connect_started > kConnectTimeout) {
-                    report_connect_error(ETIMEDOUT);
-                    fail_connect(connection);
-                    --in_flight;
-                }
-            }
+            expire_connects(now, last_sweep);
             if (now > give_up_at && next < connections_.size()) {
                 std::fprintf(stderr, "loadgen: gave up connecting after %lld s\n",
                              static_cast<long long>(kConnectPhaseLimit.count()));
@@ -370,18 +466,56 @@ public:
                 next = connections_.size();
             }
         }
+        connect_seconds_ = std::chrono::duration<double>(Clock::now() - started).count();
+        connected_ = live_connections_;
     }
 
-    // Ping-pong on every established connection for warmup plus duration; only round trips that
-    // complete after the warmup are counted.
+    // With --hold: says how many connections are open, then waits for the start signal, which
+    // main blocked before anything else so that one sent early stays pending.
+    bool wait_for_start() const {
+        // One write, and the number followed by more text: a caller reading the line while it is
+        // written never takes a number cut short for the whole.
+        char line[96];
+        const int length = std::snprintf(line, sizeof line,
+                                         "loadgen: holding connected=%zu until SIGUSR1\n",
+                                         live_connections_);
+        if (::write(STDERR_FILENO, line, static_cast<std::size_t>(length)) < 0) return false;
+        sigset_t start_signal;
+        sigemptyset(&start_signal);
+        sigaddset(&start_signal, kStartSignal);
+        const auto give_up_at = Clock::now() + kHoldLimit;
+        for (auto now = Clock::now(); now < give_up_at; now = Clock::now()) {
+            const auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(give_up_at - now);
+            const timespec timeout{static_cast<time_t>(left.count() / 1'000'000'000),
+                                   static_cast<long>(left.count() % 1'000'000'000)};
+            if (sigtimedwait(&start_signal, nullptr, &timeout) == kStartSignal) return true;
+            if (errno != EINTR) break;
+        }
+        std::fprintf(stderr, "loadgen: no SIGUSR1 within %lld s; giving up\n",
+                     static_cast<long long>(kHoldLimit.count()));
+        return false;
+    }
+
+    // Ping-pong on every established connection, or with --churn the connect-echo-close loops,
+    // for warmup plus duration; only round trips that complete after the warmup are counted.
     void run() {
         const auto started = Clock::now();
         measure_from_ = started + to_duration(options_.warmup_seconds);
         measure_until_ = measure_from_ + to_duration(options_.duration_seconds);
         for (Connection& connection : connections_) {
-            if (connection.state == ConnectionState::Established) start_message(connection, started);
+            if (options_.churn) {
+                start_connect(connection);
+            } else if (connection.state == ConnectionState::Established) {
+                start_message(connection, started);
+            }
         }
+        poll_until(measure_from_);
+        const auto server_cpu_before = sample_server_cpu();
         poll_until(measure_until_);
+        const auto server_cpu_after = sample_server_cpu();
+        if (server_cpu_before && server_cpu_after) {
+            server_cpu_seconds_ = *server_cpu_after - *server_cpu_before;
+        }
 
         // Wait for the messages still in flight before closing: the server then sees orderly
         // closes instead of resets, and a message that never comes back is caught as stalled.
@@ -399,13 +533,14 @@ public:
 
     void print_report() const {
         constexpr double kNanosecondsPerMicrosecond = 1000.0;
+        const double per_second =
+            static_cast<double>(counters_.measured_messages) / options_.duration_seconds;
         std::printf(
             "connections=%zu size=%zu duration_s=%g messages=%llu msgs_per_sec=%.0f p50_us=%.1f "
             "p99_us=%.1f max_us=%.1f connect_errors=%llu resets=%llu closed=%llu stalled=%llu "
-            "errors=%llu wrong_bytes=%llu\n",
+            "errors=%llu wrong_bytes=%llu",
             options_.connections, options_.message_size, options_.duration_seconds,
-            static_cast<unsigned long long>(counters_.measured_messages),
-            static_cast<double>(counters_.measured_messages) / options_.duration_seconds,
+            static_cast<unsigned long long>(counters_.measured_messages), per_second,
             static_cast<double>(latencies_.quantile(0.50)) / kNanosecondsPerMicrosecond,
             static_cast<double>(latencies_.quantile(0.99)) / kNanosecondsPerMicrosecond,
             static_cast<double>(latencies_.max()) / kNanosecondsPerMicrosecond,
@@ -415,6 +550,14 @@ public:
             static_cast<unsigned long long>(counters_.stalled),
             static_cast<unsigned long long>(counters_.errors()),
             static_cast<unsigned long long>(counters_.wrong_bytes));
+        if (options_.churn) {
+            std::printf(" mode=churn conns_per_sec=%.0f connected=%llu", per_second,
+                        static_cast<unsigned long long>(established_));
+        } else {
+            std::printf(" mode=pingpong connected=%zu connect_s=%.3f", connected_, connect_seconds_);
+        }
+        if (server_cpu_seconds_) std::printf(" server_cpu_s=%.2f", *server_cpu_seconds_);
+        std::printf("\n");
         std::fflush(stdout);
     }
 
@@ -426,13 +569,37 @@ private:
     }
 
     void poll_until(Clock::time_point deadline) {
-        for (auto now = Clock::now(); now < deadline && live_connections_ > 0; now = Clock::now()) {
-            const int ready =
-                wait_for_events(std::chrono::ceil<std::chrono::milliseconds>(deadline - now));
+        Clock::time_point last_sweep = Clock::now();
+        for (auto now = last_sweep; now < deadline && live_connections_ + connecting_ > 0;
+             now = Clock::now()) {
+            auto timeout = std::chrono::ceil<std::chrono::milliseconds>(deadline - now);
+            // Only churn connects during the load, and its connects too must time out.
+            if (connecting_ > 0) timeout = std::min<std::chrono::milliseconds>(timeout, kSweepInterval);
+            const int ready = wait_for_events(timeout);
             for (int index = 0; index < ready; ++index) {
                 handle_event(connections_[events_[index].data.u64], events_[index].events);
             }
+            if (connecting_ > 0) expire_connects(Clock::now(), last_sweep);
         }
+    }
+
+    // Fails the connects in flight past kConnectTimeout. O(connections), so at most once per
+    // kSweepInterval however fast the rounds that call it.
+    void expire_connects(Clock::time_point now, Clock::time_point& last_sweep) {
+        if (now - last_sweep < kSweepInterval) return;
+        last_sweep = now;
+        for (Connection& connection : connections_) {
+            if (connection.state == ConnectionState::Connecting &&
+                now - connection.connect_started > kConnectTimeout) {
+                report_connect_error(ETIMEDOUT);
+                fail_connect(connection);
+            }
+        }
+    }
+
+    std::optional<double> sample_server_cpu() const {
+        if (options_.server_pids.empty()) return std::nullopt;
+        return cpu_seconds_of(options_.server_pids);
     }
 
     // epoll_wait over the whole set; EINTR (a stop signal, a debugger) is just an empty round.
@@ -475,7 +642,12 @@ private:
                     options_.target_length) == 0) {
             connection.state = ConnectionState::Established;
             ++live_connections_;
-            if (!watch(connection, EPOLLIN, EPOLL_CTL_ADD)) fail_connect(connection);
+            ++established_;
+            if (!watch(connection, EPOLLIN, EPOLL_CTL_ADD)) {
+                fail_connect(connection);
+            } else if (options_.churn) {
+                start_message(connection, Clock::now());
+            }
             return false;
         }
         if (errno != EINPROGRESS) {
@@ -484,6 +656,7 @@ private:
             return false;
         }
         connection.state = ConnectionState::Connecting;
+        ++connecting_;
         if (!watch(connection, EPOLLOUT, EPOLL_CTL_ADD)) {
             fail_connect(connection);
             return false;
@@ -502,9 +675,15 @@ private:
             fail_connect(connection);
             return;
         }
+        --connecting_;
         connection.state = ConnectionState::Established;
         ++live_connections_;
-        if (!watch(connection, EPOLLIN, EPOLL_CTL_MOD)) fail_connect(connection);
+        ++established_;
+        if (!watch(connection, EPOLLIN, EPOLL_CTL_MOD)) {
+            fail_connect(connection);
+        } else if (options_.churn) {
+            start_message(connection, Clock::now());
+        }
     }
 
     void report_connect_error(int error) {
@@ -520,6 +699,7 @@ private:
 
     void close(Connection& connection) {
         if (connection.state == ConnectionState::Established) --live_connections_;
+        if (connection.state == ConnectionState::Connecting) --connecting_;
         connection.state = ConnectionState::Closed;
         connection.socket.reset();  // closing also removes it from the epoll set
     }
@@ -568,6 +748,10 @@ private:
     }
 
     void handle_event(Connection& connection, std::uint32_t events) {
+        if (connection.state == ConnectionState::Connecting) {
+            finish_connect(connection);
+            return;
+        }
         if (connection.state != ConnectionState::Established) return;
         // Read first: EPOLLERR and EPOLLHUP surface through recv with the actual errno.
         if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) receive(connection);
@@ -611,18 +795,21 @@ private:
         if (connection.received < connection.message.size()) return;
 
         const auto now = Clock::now();
+        // A churn loop's round trip runs from its connect to the echo.
+        const auto round_trip_started = options_.churn ? connection.connect_started : connection.sent_at;
         if (now >= measure_from_ && now < measure_until_) {
             ++counters_.measured_messages;
             latencies_.record(static_cast<std::uint64_t>(
-                std::chrono::duration_cast<std::chrono::nanoseconds>(now - connection.sent_at)
+                std::chrono::duration_cast<std::chrono::nanoseconds>(now - round_trip_started)
                     .count()));
         }
-        if (draining_) {
-            close(connection);
+        ++connection.sequence;
+        if (draining_ || options_.churn) close(connection);
+        if (options_.churn && !draining_) {
+            start_connect(connection);
             return;
         }
-        ++connection.sequence;
-        start_message(connection, now);
+        if (!draining_) start_message(connection, now);
     }
 
     void count_mismatches(const Connection& connection, std::size_t length) {
@@ -651,6 +838,11 @@ private:
     OwnedFd epoll_;
     std::vector<Connection> connections_;
     std::size_t live_connections_ = 0;
+    std::size_t connecting_ = 0;  // connects in flight
+    std::size_t connected_ = 0;   // established when the connect phase ended
+    std::uint64_t established_ = 0;  // over the whole run
+    double connect_seconds_ = 0;
+    std::optional<double> server_cpu_seconds_;
     std::array<epoll_event, 512> events_{};
     std::array<std::uint8_t, 64 * 1024> receive_buffer_{};
     Clock::time_point measure_from_;
@@ -673,8 +865,15 @@ int main(int argc, char** argv) {
         return kExitFailed;
     }
     // On the heap: the receive buffer, epoll events and histogram are too big for the stack.
+    // Blocked from the start, so that a start signal sent before --hold waits for it is kept.
+    sigset_t start_signal;
+    sigemptyset(&start_signal);
+    sigaddset(&start_signal, kStartSignal);
+    sigprocmask(SIG_BLOCK, &start_signal, nullptr);
+
     auto generator = std::make_unique<LoadGenerator>(*options, std::move(epoll));
-    generator->connect_all();
+    if (!options->churn) generator->connect_all();
+    if (options->hold && !generator->wait_for_start()) return kExitFailed;
     generator->run();
     generator->print_report();
     return generator->passed() ? kExitOk : kExitFailed;
