@@ -112,12 +112,15 @@ void check_even_split(int workers, double least_share) {
     for (const auto& worker : status["workers"]) {
         char percent[16];
         std::snprintf(percent, sizeof percent, "%.1f%%", worker["share"].get<double>() * 100);
-        const std::size_t line = printed.out.find(" " + std::to_string(worker["pid"].get<pid_t>()) + " ");
+        // Appended piece by piece: GCC 12 at -O3 warns (-Wrestrict) about " " + std::string.
+        std::string pid_column(" ");
+        pid_column.append(std::to_string(worker["pid"].get<pid_t>())).append(" ");
+        const std::size_t line = printed.out.find(pid_column);
         REQUIRE(line != std::string::npos);
         CHECK(printed.out.substr(line, printed.out.find('\n', line) - line).find(percent) != std::string::npos);
     }
     std::string listing;
-    for (const auto& [pid, connections] : split) listing += " " + std::to_string(connections);
+    for (const auto& [pid, connections] : split) listing.append(" ").append(std::to_string(connections));
     MESSAGE(workers, " workers, 400 connections in bursts of 64:", listing);
 }
 
