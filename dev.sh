@@ -6,7 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-packages=(g++ meson ninja-build pkg-config python3 libsystemd-dev libyaml-cpp-dev nlohmann-json3-dev doctest-dev)
+# curl and netcat-openbsd are for the README's examples against a running corral.
+packages=(g++ meson ninja-build pkg-config python3 libsystemd-dev libyaml-cpp-dev nlohmann-json3-dev doctest-dev
+          curl netcat-openbsd)
 
 install_missing_packages() {
     local missing=() package

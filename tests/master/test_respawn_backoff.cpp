@@ -47,7 +47,7 @@ TEST_CASE("the delay stays at 10 s however many workers die young") {
     CHECK(ms(backoff.on_death(999ms)) == 10'000);
 }
 
-TEST_CASE("the constants are the ones the spec names") {
+TEST_CASE("the constants are the documented ones: 100 ms doubling to 10 s, reset after 10 s") {
     CHECK(ms(RespawnBackoff::kFirstDelay) == 100);
     CHECK(ms(RespawnBackoff::kMaxDelay) == 10'000);
     CHECK(ms(RespawnBackoff::kShortLife) == 1'000);
