@@ -24,6 +24,7 @@
 #include "common/account.hpp"
 #include "common/address.hpp"
 #include "common/fd.hpp"
+#include "common/service_catalog.hpp"
 #include "common/units.hpp"
 
 namespace corral {
@@ -116,8 +117,6 @@ struct Choice {
     Value value;
 };
 
-constexpr std::array<Choice<Service>, 2> kServices{
-    {{"echo", Service::echo}, {"http", Service::http}}};
 constexpr std::array<Choice<Balance>, 2> kBalances{
     {{"exclusive", Balance::exclusive}, {"reuseport", Balance::reuseport}}};
 constexpr std::array<Choice<LogLevel>, 5> kLogLevels{{{"debug", LogLevel::debug},
@@ -363,7 +362,7 @@ private:
         const std::array<Key, 1> http_keys{{{"body", as_string(listener.http_body)}}};
         const std::array<Key, 5> listener_keys{{
             {"address", as_address(address)},
-            {"service", as_choice(kServices, listener.service)},
+            {"service", as_choice(kServiceCatalog, listener.service)},
             {"backlog", as_integer(1, 65535, listener.backlog)},
             {"balance", as_choice(kBalances, listener.balance)},
             {"http", as_map(http_keys)},
@@ -382,7 +381,7 @@ private:
             fail(entry["balance"].Mark(),
                  path + ".balance: reuseport needs a TCP address; use exclusive for unix sockets");
 
-        if (listener.service == Service::http)
+        if (listener.service == ServiceKind::http)
             fail(entry["service"].Mark(), path + ".service: " + std::string(kHttpNotYet));
         else if (const auto http = seen.find("http"); http != seen.end() && http->second.has_value)
             fail(http->second.key_mark,
@@ -520,8 +519,8 @@ private:
         };
     }
 
-    template <typename Value, std::size_t N>
-    Reader as_choice(const std::array<Choice<Value>, N>& choices, Value& out) {
+    template <typename Entry, std::size_t N, typename Value>
+    Reader as_choice(const std::array<Entry, N>& choices, Value& out) {
         return [this, &choices, &out](const YAML::Node& value, const std::string& path) {
             std::array<std::string_view, N> names;
             std::transform(choices.begin(), choices.end(), names.begin(),

@@ -24,13 +24,13 @@ struct Address {
     bool operator==(const Address&) const = default;
 };
 
-enum class Service { echo, http };
+enum class ServiceKind { echo, http };
 enum class Balance { exclusive, reuseport };
 enum class LogLevel { debug, info, notice, warning, error };
 
 struct ListenConfig {
     Address address;
-    Service service = Service::echo;
+    ServiceKind service = ServiceKind::echo;
     int backlog = 4096;
     Balance balance = Balance::exclusive;
     std::string http_body = "ok\n";

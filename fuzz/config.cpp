@@ -61,7 +61,7 @@ void check_config(const Config& config) {
         const std::string where = "listen[" + std::to_string(i) + "] " + format_address(listener.address);
         check_address(listener.address);
         FUZZ_CHECK(listener.backlog >= 1 && listener.backlog <= 65535, where);
-        FUZZ_CHECK(listener.service == Service::echo, where);
+        FUZZ_CHECK(listener.service == ServiceKind::echo, where);
         FUZZ_CHECK(listener.balance == Balance::exclusive ||
                        listener.address.family != AddressFamily::unix_path,
                    where);

@@ -13,6 +13,7 @@
 
 #include "common/address.hpp"
 #include "common/log.hpp"
+#include "common/service_catalog.hpp"
 #include "master/trusted_path.hpp"
 
 namespace corral {
@@ -47,8 +48,6 @@ bool remove_stale_unix_socket(const std::string& path, std::string& error) {
     log_info("removed stale socket file %s", path.c_str());
     return true;
 }
-
-const char* service_name(Service service) { return service == Service::echo ? "echo" : "http"; }
 
 }  // namespace
 
@@ -178,7 +177,7 @@ bool bind_listeners(const std::vector<ListenConfig>& listen, unsigned slots, con
             listener->per_slot.push_back(std::move(more));
         }
         log_info("listening on %s (%s, %s%s)", format_address(listener->bound).c_str(),
-                 service_name(config.service), reuseport ? "reuseport" : "exclusive",
+                 std::string(service_name(config.service)).c_str(), reuseport ? "reuseport" : "exclusive",
                  was_inherited ? ", inherited" : "");
         bound.push_back(std::move(listener));
     }

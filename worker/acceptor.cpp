@@ -24,6 +24,8 @@
 
 #include "common/address.hpp"
 #include "common/log.hpp"
+#include "common/service_catalog.hpp"
+#include "worker/services.hpp"
 
 namespace corral {
 namespace {
@@ -58,11 +60,19 @@ Acceptor::Acceptor(EventLoop& loop, ConnectionTable& connections, std::vector<Wo
         handler->fd = WatchedFd(loop_, std::move(listener.fd));
         handler->config = std::move(listener.config);
         handler->shared = handler->config.balance == Balance::exclusive;
+        handler->service = make_service(handler->config);
         handlers_.push_back(std::move(handler));
     }
 }
 
 bool Acceptor::start() {
+    for (const auto& handler : handlers_) {
+        if (!handler->service) {
+            log_error("this build cannot serve %s on %s", std::string(service_name(handler->config.service)).c_str(),
+                      format_address(handler->config.address).c_str());
+            return false;
+        }
+    }
     if (seat_.board != nullptr) {
         // A descriptor of our own for the loop; the board's stays with the board.
         nudge_ = WatchedFd(loop_, Fd(::fcntl(seat_.board->nudge_fd(), F_DUPFD_CLOEXEC, 0)));
@@ -198,7 +208,7 @@ void Acceptor::accept_batch(ListenerHandler& handler, bool balanced) {
         }
         ++accepted;
         ++accepted_now;
-        connections_.open(Fd(fd), handler.config.service);
+        connections_.open(Fd(fd), *handler.service);
         publish();
     }
     if (accepted_now == 0) ++empty_wakeups;

@@ -16,6 +16,7 @@
 #include "common/event_loop.hpp"
 #include "common/fd.hpp"
 #include "worker/connection.hpp"
+#include "worker/service.hpp"
 
 namespace corral {
 
@@ -37,7 +38,8 @@ public:
     Acceptor(const Acceptor&) = delete;
     Acceptor& operator=(const Acceptor&) = delete;
 
-    // Starts accepting. False (logged) when a listener or the nudge cannot be added to the loop.
+    // Starts accepting. False (logged) when a listener's service cannot be made, or a listener or
+    // the nudge cannot be added to the loop.
     bool start();
 
     // Draining: the listeners are closed for good, so this process accepts nothing more.
@@ -57,6 +59,7 @@ private:
         Acceptor* acceptor = nullptr;
         WatchedFd fd;
         ListenConfig config;
+        std::unique_ptr<Service> service;  // what its connections speak
         bool shared = false;  // balance: exclusive, the same socket in every worker
         void handle_event(std::uint32_t ready) override;
     };

@@ -1,12 +1,16 @@
-// ConnectionTable: opening, closing and timing out connections.
+// Connections: the transport services speak through, and the table that opens, closes and times
+// them out.
 #include "worker/connection.hpp"
 
+#include <sys/epoll.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <vector>
 
 #include "common/log.hpp"
 #include "common/units.hpp"
-#include "worker/echo.hpp"
 
 namespace corral {
 namespace {
@@ -17,16 +21,123 @@ constexpr std::chrono::seconds kOverBudgetGrace{5};
 // One warning per spell of spent budget, and no more often than this.
 constexpr std::chrono::seconds kBudgetWarningQuietPeriod{10};
 
+bool is_transient(int error) { return error == EAGAIN || error == EWOULDBLOCK || error == EINTR; }
+
 }  // namespace
+
+void Service::peer_finished(Connection& connection) { connection.close_after_flush(); }
 
 void Connection::handle_event(std::uint32_t ready) {
     if (!open) return;  // closed earlier in this batch
-    switch (service) {
-        case Service::echo: serve_echo(*this, ready); return;
-        case Service::http: break;
+    if ((ready & EPOLLOUT) && !output.empty()) {
+        flush();
+        if (!open) return;
     }
-    log_error("connection with unsupported service; closing");
-    table->close(*this);
+    if ((ready & (EPOLLIN | EPOLLHUP | EPOLLERR)) && !peer_done_sending && !closing) {
+        read_input();
+        return;
+    }
+    // Hung up while we still owe bytes and cannot read: nothing more will ever arrive or leave.
+    if ((ready & (EPOLLHUP | EPOLLERR)) && (output.empty() || (ready & EPOLLERR))) close();
+}
+
+void Connection::read_input() {
+    const std::size_t max_output = table->limits().max_output_buffer;
+    const std::size_t queued = output.size();
+    if (queued >= max_output || (queued > 0 && table->output_budget_spent())) {
+        table->watch(*this, EPOLLOUT);
+        return;
+    }
+    // Never more than the output queue has room for: none of what a read brings may be written
+    // at once, and an echo, for one, owes all of it back.
+    std::span<char> scratch = table->scratch();
+    const std::size_t room = std::min(scratch.size(), max_output - queued);
+    const ssize_t received = ::read(fd.get(), scratch.data(), room);
+    if (received < 0) {
+        if (!is_transient(errno)) close_on_error("read");
+        return;
+    }
+    if (received == 0) {
+        peer_done_sending = true;
+        service->peer_finished(*this);
+        return;
+    }
+    table->bytes_received += static_cast<std::uint64_t>(received);
+    table->touch(*this);
+    offer(std::span<const char>(scratch.data(), static_cast<std::size_t>(received)));
+    if (open) update_interest();
+}
+
+void Connection::offer(std::span<const char> bytes) {
+    if (unconsumed.empty()) {
+        const std::size_t consumed = service->received(*this, bytes);
+        if (open && consumed < bytes.size()) unconsumed.assign(bytes.data() + consumed, bytes.size() - consumed);
+        return;
+    }
+    unconsumed.append(bytes.data(), bytes.size());
+    const std::size_t consumed = service->received(*this, unconsumed);
+    if (open) unconsumed.erase(0, consumed);
+}
+
+void Connection::send(std::span<const char> bytes) {
+    if (!open || closing || bytes.empty()) return;
+    if (output.empty()) {
+        const ssize_t written = ::write(fd.get(), bytes.data(), bytes.size());
+        if (written < 0 && !is_transient(errno)) {
+            close_on_error("write");
+            return;
+        }
+        if (written > 0) {
+            table->bytes_sent += static_cast<std::uint64_t>(written);
+            bytes = bytes.subspan(static_cast<std::size_t>(written));
+        }
+        if (bytes.empty()) return;
+    }
+    table->queue_output(*this, bytes);
+}
+
+void Connection::close_after_flush() {
+    if (!open) return;
+    closing = true;
+    if (output.empty()) close();
+    else table->watch(*this, EPOLLOUT);
+}
+
+void Connection::close() { table->close(*this); }
+
+void Connection::flush() {
+    const std::int64_t written = table->flush_output(*this);
+    if (written < 0) {
+        close_on_error("writev");
+        return;
+    }
+    if (written > 0) {
+        table->bytes_sent += static_cast<std::uint64_t>(written);
+        table->touch(*this);
+    }
+    if (!output.empty()) return;
+    if (closing || peer_done_sending) {
+        close();
+        return;
+    }
+    table->watch(*this, EPOLLIN);
+    if (open) service->drained(*this);
+}
+
+void Connection::update_interest() {
+    if (closing) return;
+    if (output.empty()) {
+        table->watch(*this, EPOLLIN);
+        return;
+    }
+    const bool full = output.size() >= table->limits().max_output_buffer || table->output_budget_spent();
+    table->watch(*this, full ? EPOLLOUT : (EPOLLIN | EPOLLOUT));
+}
+
+void Connection::close_on_error(const char* call) {
+    // Peers resetting or vanishing is ordinary traffic, not a server problem.
+    log_debug("%s() on a connection failed: %m; closing it", call);
+    close();
 }
 
 ConnectionTable::ConnectionTable(EventLoop& loop, const LimitsConfig& limits,
@@ -35,7 +146,7 @@ ConnectionTable::ConnectionTable(EventLoop& loop, const LimitsConfig& limits,
 
 ConnectionTable::~ConnectionTable() { close_all(); }
 
-bool ConnectionTable::open(Fd fd, Service service) {
+bool ConnectionTable::open(Fd fd, Service& service) {
     Connection* connection = free_;
     if (connection != nullptr) {
         free_ = connection->newer;
@@ -44,8 +155,9 @@ bool ConnectionTable::open(Fd fd, Service service) {
     }
     connection->table = this;
     connection->fd = WatchedFd(loop_, std::move(fd));
-    connection->service = service;
+    connection->service = &service;
     connection->peer_done_sending = false;
+    connection->closing = false;
     connection->open = true;
     if (!connection->fd.watch(EPOLLIN, connection)) {
         log_error("epoll_ctl(ADD) for a new connection failed: %m");
@@ -58,6 +170,7 @@ bool ConnectionTable::open(Fd fd, Service service) {
     ++active_;
     connection->last_activity = Clock::now();
     link_idle(*connection);
+    service.opened(*connection);
     return true;
 }
 
@@ -68,6 +181,9 @@ void ConnectionTable::close(Connection& connection) {
     connection.fd.close();
     queued_ -= connection.output.size();
     connection.output.clear(chunks_);
+    connection.state.reset();
+    // A slot may stay unused for long: it keeps no input memory meanwhile.
+    if (connection.unconsumed.capacity() > 0) std::string().swap(connection.unconsumed);
     --active_;
     closed_.push_back(&connection);
 }

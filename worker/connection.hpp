@@ -5,33 +5,54 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "common/config_types.hpp"
 #include "common/event_loop.hpp"
 #include "common/fd.hpp"
 #include "worker/output_queue.hpp"
+#include "worker/service.hpp"
 
 namespace corral {
 
 class ConnectionTable;
 using Clock = std::chrono::steady_clock;
 
+// One connection: the transport a service speaks through.
 struct Connection final : EventHandler {
     ConnectionTable* table = nullptr;
     WatchedFd fd;
-    Service service = Service::echo;
+    Service* service = nullptr;
+    std::unique_ptr<ServiceState> state;  // the service's own, if it keeps any
     OutputQueue output;
+    std::string unconsumed;  // received bytes the service has not consumed yet
     bool open = false;
     bool peer_done_sending = false;  // read() returned 0
+    bool closing = false;  // close once the output is written
     Clock::time_point last_activity;
     // Idle list, oldest activity first; also the free list while the slot is unused.
     Connection* older = nullptr;
     Connection* newer = nullptr;
 
     void handle_event(std::uint32_t ready) override;
+
+    // For services. send() writes at once what the socket takes and queues the rest; bytes sent
+    // after close_after_flush() are dropped.
+    void send(std::span<const char> bytes);
+    void close_after_flush();
+    void close();
+
+private:
+    void read_input();
+    void offer(std::span<const char> bytes);
+    void flush();
+    // Watches for input unless the output is full, and for output while some is queued.
+    void update_interest();
+    void close_on_error(const char* call);
 };
 
 class ConnectionTable {
@@ -43,7 +64,7 @@ public:
 
     // Takes ownership of an accepted socket and starts watching it for input. Returns false (and
     // has closed the socket) when the loop refuses it.
-    bool open(Fd fd, Service service);
+    bool open(Fd fd, Service& service);
 
     // Closes at once. The slot is reused only after release_closed(), so an event for it still
     // queued in the current batch finds it closed instead of finding a stranger.

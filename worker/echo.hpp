@@ -1,12 +1,13 @@
-// The echo service: every byte read is written back, in order, with bounded buffering.
+// The echo service: every byte received is sent back, in order.
 #pragma once
 
-#include <cstdint>
+#include "worker/service.hpp"
 
 namespace corral {
 
-struct Connection;
-
-void serve_echo(Connection& connection, std::uint32_t ready);
+class EchoService final : public Service {
+public:
+    std::size_t received(Connection& connection, std::span<const char> bytes) override;
+};
 
 }  // namespace corral

@@ -72,7 +72,7 @@ TEST_CASE("a config with only one listener has every default") {
     const ListenConfig& listener = config.listen[0];
     CHECK(listener.address ==
           Address{.family = AddressFamily::ipv4, .host = "127.0.0.1", .port = 7000, .path = {}});
-    CHECK(listener.service == Service::echo);
+    CHECK(listener.service == ServiceKind::echo);
     CHECK(listener.backlog == 4096);
     CHECK(listener.balance == Balance::exclusive);
     CHECK(listener.http_body == "ok\n");
