@@ -75,6 +75,7 @@ public:
     bool valid() const { return fd_.valid(); }
     explicit operator bool() const { return valid(); }
     bool watched() const { return events_ != 0; }
+    std::uint32_t events() const { return events_; }
 
     // Registers for `events` (EPOLL_CTL_ADD), or changes what is watched (EPOLL_CTL_MOD).
     // EPOLLEXCLUSIVE registrations cannot be modified: unwatch() and watch() again instead.

@@ -126,12 +126,13 @@ void Connection::flush() {
 
 void Connection::update_interest() {
     if (closing) return;
-    if (output.empty()) {
-        table->watch(*this, EPOLLIN);
-        return;
+    std::uint32_t wanted = EPOLLIN;
+    if (!output.empty()) {
+        const bool full = output.size() >= table->limits().max_output_buffer || table->output_budget_spent();
+        wanted = full ? EPOLLOUT : (EPOLLIN | EPOLLOUT);
     }
-    const bool full = output.size() >= table->limits().max_output_buffer || table->output_budget_spent();
-    table->watch(*this, full ? EPOLLOUT : (EPOLLIN | EPOLLOUT));
+    // The common case, after every read: nothing changes.
+    if (fd.events() != wanted) table->watch(*this, wanted);
 }
 
 void Connection::close_on_error(const char* call) {
