@@ -37,8 +37,6 @@ constexpr std::size_t kMaxListeners = 4096;
 // Text from the file quoted in a message is cut to this: an error must stay readable.
 constexpr std::size_t kMaxQuotedBytes = 256;
 
-constexpr std::string_view kHttpNotYet =
-    "the http service is not implemented yet in this version (a later release adds it); use echo";
 // A page served from memory: large enough for any maintenance page, small against a mistake.
 constexpr std::size_t kMaxHttpFileBytes = 1024 * 1024;
 constexpr std::size_t kMaxHttpPathBytes = 1024;
@@ -407,9 +405,11 @@ private:
             fail(entry["balance"].Mark(),
                  path + ".balance: reuseport needs a TCP address; use exclusive for unix sockets");
 
-        if (listener.service == ServiceKind::http)
-            fail(entry["service"].Mark(), path + ".service: " + std::string(kHttpNotYet));
-        else if (const auto http = seen.find("http"); http != seen.end() && http->second.has_value)
+        if (listener.service == ServiceKind::http) {
+            if (const auto http = seen.find("http"); http == seen.end() || !http->second.has_value)
+                fail(entry["service"].Mark(),
+                     path + ".http: required for service: http (routes, default and headers; see corral.yaml(5))");
+        } else if (const auto http = seen.find("http"); http != seen.end() && http->second.has_value)
             fail(http->second.key_mark,
                  path + ".http: applies only to service: http, and this listener serves echo");
     }

@@ -391,8 +391,7 @@ TEST_CASE("service, backlog, balance and http of a listener") {
     const std::string listener = "listen:\n  - address: 127.0.0.1:7000\n";
     check_single_errors({
         {listener + "  - address: 127.0.0.1:8080\n    service: http\n", 4, 14,
-         "listen[1].service: the http service is not implemented yet in this version (a later "
-         "release adds it); use echo"},
+         "listen[1].http: required for service: http (routes, default and headers; see corral.yaml(5))"},
         {listener + "    service: ehco\n", 3, 14,
          "listen[0].service: expected one of echo, http, got \"ehco\" (did you mean \"echo\"?)"},
         {listener + "    service: [echo]\n", 3, 14,
@@ -415,7 +414,7 @@ TEST_CASE("service, backlog, balance and http of a listener") {
     });
 }
 
-TEST_CASE("the http map of an http listener is still checked") {
+TEST_CASE("the http map of an http listener is checked key by key") {
     const ConfigResult result = parse(
         "listen:\n"
         "  - address: 127.0.0.1:8080\n"
@@ -424,14 +423,11 @@ TEST_CASE("the http map of an http listener is still checked") {
         "      routes:\n"
         "        /: {status: [a]}\n"
         "      status: 200\n");
-    REQUIRE(result.errors.size() == 3);
+    REQUIRE(result.errors.size() == 2);
     CHECK(result.errors[0].to_string() ==
-          "test.yaml:3:14: error: listen[0].service: the http service is not implemented yet in "
-          "this version (a later release adds it); use echo");
-    CHECK(result.errors[1].to_string() ==
           "test.yaml:6:21: error: listen[0].http.routes./.status: expected an integer from 200 to 599, got a "
           "sequence");
-    CHECK(result.errors[2].to_string() ==
+    CHECK(result.errors[1].to_string() ==
           "test.yaml:7:7: error: unknown key \"listen[0].http.status\"; known keys in "
           "listen[0].http: routes, default, headers");
 }
@@ -445,6 +441,7 @@ TEST_CASE("http routes, default and headers are read and checked") {
     const std::string yaml =
         "listen:\n"
         "  - address: 127.0.0.1:8080\n"
+        "    service: http\n"
         "    http:\n"
         "      routes:\n"
         "        /healthz: {status: 200, body: \"ok\\n\"}\n"
@@ -454,10 +451,21 @@ TEST_CASE("http routes, default and headers are read and checked") {
     const ConfigResult result = parse_config(yaml, std::string(directory) + "/corral.yaml");
     ::unlink(page.c_str());
     ::rmdir(directory);
-    // service: echo with an http block is refused; everything inside the block was read first.
     INFO(all_errors(result));
-    REQUIRE(result.errors.size() == 1);
-    CHECK(result.errors[0].message == "listen[0].http: applies only to service: http, and this listener serves echo");
+    REQUIRE(result.errors.empty());
+    const HttpConfig& http = result.config->listen[0].http;
+    REQUIRE(http.routes.size() == 2);
+    CHECK(http.routes[0].first == "/healthz");
+    CHECK(http.routes[0].second.status == 200);
+    CHECK(http.routes[0].second.body == "ok\n");
+    CHECK(http.routes[1].first == "/");
+    CHECK(http.routes[1].second.status == 503);
+    CHECK(http.routes[1].second.body == "<p>back soon</p>\n");
+    CHECK(http.routes[1].second.file == page);
+    CHECK(http.routes[1].second.content_type == "text/html");
+    CHECK(http.fallback.status == 404);
+    REQUIRE(http.headers.size() == 1);
+    CHECK(http.headers[0] == std::pair<std::string, std::string>("Cache-Control", "no-store"));
 
     const std::vector<std::pair<std::string, std::string>> refused = {
         {"routes: {healthz: {status: 200}}", "is not a path"},
@@ -473,7 +481,8 @@ TEST_CASE("http routes, default and headers are read and checked") {
     };
     for (const auto& [block, reason] : refused) {
         CAPTURE(block);
-        const ConfigResult bad = parse("listen:\n  - address: 127.0.0.1:8080\n    http: {" + block.substr(0) + "}\n");
+        const ConfigResult bad =
+            parse("listen:\n  - address: 127.0.0.1:8080\n    service: http\n    http: {" + block + "}\n");
         bool found = false;
         for (const ConfigError& error : bad.errors) found = found || error.message.find(reason) != std::string::npos;
         CHECK(found);
@@ -636,7 +645,7 @@ TEST_CASE("every error in a document is reported, in document order") {
     CHECK(lines == expected);
 }
 
-TEST_CASE("the documented example configuration is valid except for the http listener") {
+TEST_CASE("the documented example configuration is valid") {
     const ConfigResult result = parse(
         "workers: auto               # \"auto\" = online CPUs, or 1..1024\n"
         "listen:                     # one or more\n"
@@ -666,12 +675,13 @@ TEST_CASE("the documented example configuration is valid except for the http lis
         "log:\n"
         "  level: info               # debug | info | notice | warning | error\n"
         "  file: \"\"                  # \"\" = stderr\n");
-    REQUIRE(result.errors.size() == 1);
-    CHECK(result.errors[0].line == 8);
-    CHECK(result.errors[0].column == 14);
-    CHECK(
-        result.errors[0].message.starts_with("listen[1].service: the http service is not "
-                                             "implemented yet"));
+    INFO(all_errors(result));
+    REQUIRE(result.errors.empty());
+    REQUIRE(result.config->listen.size() == 2);
+    CHECK(result.config->listen[1].service == ServiceKind::http);
+    REQUIRE(result.config->listen[1].http.routes.size() == 1);
+    CHECK(result.config->listen[1].http.routes[0].first == "/healthz");
+    CHECK(result.config->listen[1].http.routes[0].second.body == "ok\n");
 }
 
 TEST_CASE("ConfigError::to_string") {
