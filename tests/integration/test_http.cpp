@@ -211,3 +211,28 @@ TEST_CASE("http: a head that trickles in for longer than the head timeout gets 4
     CHECK(reply.starts_with("HTTP/1.1 408 Request Timeout\r\n"));
     CHECK_FALSE(reply.ends_with("<still open>"));
 }
+
+TEST_CASE("http: /metrics counts the requests answered by status class, over the workers") {
+    const std::uint16_t port = free_port();
+    const std::uint16_t admin = free_port();
+    CorralProcess corral(http_config(port) + "admin:\n  listen: 127.0.0.1:" + std::to_string(admin) + "\n");
+    REQUIRE(corral.wait_ready().size() == 1);
+    const std::string base = "http://127.0.0.1:" + std::to_string(port);
+    for (int i = 0; i < 3; ++i) CHECK(curl(base + "/healthz") == "ok\n");
+    CHECK(curl("-o /dev/null -w '%{http_code}' " + base + "/down") == "503");
+    CHECK(curl("-o /dev/null -w '%{http_code}' " + base + "/missing") == "404");
+    CHECK(curl("-o /dev/null -w '%{http_code}' " + base + "/missing") == "404");
+    // Heartbeats bring the counts to the master four times a second.
+    const std::string metrics_url = "http://127.0.0.1:" + std::to_string(admin) + "/metrics";
+    std::string metrics;
+    const auto deadline = std::chrono::steady_clock::now() + kPatience;
+    while (std::chrono::steady_clock::now() < deadline) {
+        metrics = curl(metrics_url);
+        if (metrics.find("corral_requests_total{service=\"http\",class=\"4xx\"} 2") != std::string::npos) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    CHECK(metrics.find("corral_requests_total{service=\"http\",class=\"2xx\"} 3\n") != std::string::npos);
+    CHECK(metrics.find("corral_requests_total{service=\"http\",class=\"3xx\"} 0\n") != std::string::npos);
+    CHECK(metrics.find("corral_requests_total{service=\"http\",class=\"4xx\"} 2\n") != std::string::npos);
+    CHECK(metrics.find("corral_requests_total{service=\"http\",class=\"5xx\"} 1\n") != std::string::npos);
+}
