@@ -107,7 +107,9 @@ std::size_t HttpService::received(Connection& connection, std::span<const char> 
     const std::string_view input(bytes.data(), bytes.size());
     refresh_date();
     std::size_t consumed = 0;
-    while (consumed < input.size() && connection.open && !connection.closing) {
+    // A client may pipeline requests for a large page and never read: answering stops while the
+    // output is full, and the transport offers the rest again once it has been written.
+    while (consumed < input.size() && connection.open && !connection.closing && !connection.output_full()) {
         if (exchange.body) {
             const http::BodyDiscarder::Step step = exchange.body->feed(input.substr(consumed));
             consumed += step.consumed;
