@@ -42,13 +42,20 @@ TEST_CASE("corral check refuses durations a clock in nanoseconds could not add")
           std::string::npos);
 }
 
-TEST_CASE("corral check rejects the http service until it exists") {
+TEST_CASE("corral check: an http listener needs its http block, and passes with one") {
     TempDir dir;
-    const std::string file = dir.write("http.yaml", "listen:\n  - address: 127.0.0.1:8080\n    service: http\n");
-    const CommandResult result = run_corral({"check", "-c", file});
+    const std::string bare = dir.write("http.yaml", "listen:\n  - address: 127.0.0.1:8080\n    service: http\n");
+    const CommandResult result = run_corral({"check", "-c", bare});
     CHECK(result.exit_code == 1);
-    CHECK(result.err.find(file + ":3:14: error: listen[0].service") != std::string::npos);
-    CHECK(result.err.find("http") != std::string::npos);
+    CHECK(result.err.find(bare + ":3:14: error: listen[0].http: required for service: http") != std::string::npos);
+
+    const std::string good = dir.write(
+        "good.yaml",
+        "listen:\n  - address: 127.0.0.1:8080\n    service: http\n    http:\n      routes:\n"
+        "        /healthz: {status: 200, body: \"ok\\n\"}\n");
+    const CommandResult passed = run_corral({"check", "-c", good});
+    CHECK(passed.exit_code == 0);
+    CHECK(passed.err.empty());
 }
 
 TEST_CASE("corral check on a missing file, and YAML that does not parse") {
