@@ -37,10 +37,35 @@ constexpr std::size_t kMaxListeners = 4096;
 // Text from the file quoted in a message is cut to this: an error must stay readable.
 constexpr std::size_t kMaxQuotedBytes = 256;
 
-constexpr std::string_view kHttpNotYet =
-    "the http service is not implemented yet in this version (a later release adds it); use echo";
+// A page served from memory: large enough for any maintenance page, small against a mistake.
+constexpr std::size_t kMaxHttpFileBytes = 1024 * 1024;
+constexpr std::size_t kMaxHttpPathBytes = 1024;
+// Headers corral writes itself on every response; the config may not set them twice.
+constexpr std::array<std::string_view, 6> kHttpHeadersOwned{
+    {"content-length", "content-type", "date", "server", "connection", "transfer-encoding"}};
 constexpr std::string_view kSecondDocument =
     "a second YAML document (after \"---\") is not allowed; the settings must be one map";
+
+std::optional<std::string> read_file(const std::string& path, std::string& error);
+
+bool is_http_token(std::string_view text) {
+    if (text.empty()) return false;
+    return std::all_of(text.begin(), text.end(), [](unsigned char c) {
+        return std::isalnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
+    });
+}
+
+// Field values go on the wire as given: no control characters but tab, which covers CR and LF.
+bool is_http_field_value(std::string_view text) {
+    return std::none_of(text.begin(), text.end(),
+                        [](unsigned char c) { return (c < 0x20 && c != '\t') || c == 0x7f; });
+}
+
+std::string lower(std::string_view text) {
+    std::string result(text);
+    for (char& c : result) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return result;
+}
 
 std::string quoted(std::string_view text) {
     if (text.size() <= kMaxQuotedBytes) return "\"" + std::string(text) + "\"";
@@ -359,13 +384,12 @@ private:
             return;
         }
         std::optional<Address> address;
-        const std::array<Key, 1> http_keys{{{"body", as_string(listener.http_body)}}};
         const std::array<Key, 5> listener_keys{{
             {"address", as_address(address)},
             {"service", as_choice(kServiceCatalog, listener.service)},
             {"backlog", as_integer(1, 65535, listener.backlog)},
             {"balance", as_choice(kBalances, listener.balance)},
-            {"http", as_map(http_keys)},
+            {"http", as_http(listener.http)},
         }};
         const SeenKeys seen = read_map(entry, path, listener_keys);
 
@@ -381,9 +405,11 @@ private:
             fail(entry["balance"].Mark(),
                  path + ".balance: reuseport needs a TCP address; use exclusive for unix sockets");
 
-        if (listener.service == ServiceKind::http)
-            fail(entry["service"].Mark(), path + ".service: " + std::string(kHttpNotYet));
-        else if (const auto http = seen.find("http"); http != seen.end() && http->second.has_value)
+        if (listener.service == ServiceKind::http) {
+            if (const auto http = seen.find("http"); http == seen.end() || !http->second.has_value)
+                fail(entry["service"].Mark(),
+                     path + ".http: required for service: http (routes, default and headers; see corral.yaml(5))");
+        } else if (const auto http = seen.find("http"); http != seen.end() && http->second.has_value)
             fail(http->second.key_mark,
                  path + ".http: applies only to service: http, and this listener serves echo");
     }
@@ -558,6 +584,107 @@ private:
                 placed_addresses_.push_back({*out, path, value.Mark()});
             else
                 fail(value.Mark(), path + ": invalid address " + quoted(*text) + ": " + error);
+        };
+    }
+
+    Reader as_http(HttpConfig& http) {
+        return [this, &http](const YAML::Node& value, const std::string& path) {
+            const std::array<Key, 3> keys{{
+                {"routes", as_http_routes(http.routes)},
+                {"default", as_http_response(http.fallback)},
+                {"headers", as_http_headers(http.headers)},
+            }};
+            read_map(value, path, keys);
+        };
+    }
+
+    Reader as_http_routes(std::vector<std::pair<std::string, HttpResponseConfig>>& routes) {
+        return [this, &routes](const YAML::Node& value, const std::string& path) {
+            if (!value.IsMap()) return fail_expected(value, path, "a map of paths like \"/healthz: {status: 200}\"");
+            for (const auto& entry : value) {
+                const auto route = scalar(entry.first, path, "a path starting with /");
+                if (!route) continue;
+                const std::string where = path + "." + *route;
+                if (route->empty() || route->front() != '/' || route->size() > kMaxHttpPathBytes ||
+                    std::any_of(route->begin(), route->end(),
+                                [](unsigned char c) { return c <= 0x20 || c == 0x7f || c == '?' || c == '#'; })) {
+                    fail(entry.first.Mark(), path + ": " + quoted(*route) +
+                                                 " is not a path: it must start with /, hold no spaces, controls, "
+                                                 "? or #, and be at most " + std::to_string(kMaxHttpPathBytes) +
+                                                 " bytes");
+                    continue;
+                }
+                if (std::any_of(routes.begin(), routes.end(), [&](const auto& known) { return known.first == *route; })) {
+                    fail(entry.first.Mark(), "duplicate route " + quoted(where));
+                    continue;
+                }
+                HttpResponseConfig response;
+                as_http_response(response)(entry.second, where);
+                routes.emplace_back(*route, std::move(response));
+            }
+        };
+    }
+
+    Reader as_http_response(HttpResponseConfig& out) {
+        return [this, &out](const YAML::Node& value, const std::string& path) {
+            std::optional<std::string> body;
+            std::string file;
+            const std::array<Key, 4> keys{{
+                {"status", as_integer(200, 599, out.status)},
+                {"body", [this, &body](const YAML::Node& node, const std::string& where) {
+                     if (const auto text = scalar(node, where, "a string")) body = *text;
+                 }},
+                {"file", as_string(file)},
+                {"content_type", as_string(out.content_type)},
+            }};
+            const SeenKeys seen = read_map(value, path, keys);
+            if (!is_http_field_value(out.content_type))
+                fail(value.Mark(), path + ".content_type: holds a control character");
+            if (body && !file.empty()) {
+                fail(value.Mark(), path + ": body and file both given; choose one");
+                return;
+            }
+            if (body) out.body = *body;
+            if (!file.empty()) {
+                // Relative to the config file, so that a config and its pages move together.
+                const std::size_t slash = file_.rfind('/');
+                const std::string directory = slash == std::string::npos ? "." : file_.substr(0, slash);
+                const std::string resolved = file.front() == '/' ? file : directory + "/" + file;
+                std::string error;
+                const auto text = read_file(resolved, error);
+                if (!text) {
+                    fail(seen.at("file").key_mark, path + ".file: " + resolved + ": " + error);
+                } else if (text->size() > kMaxHttpFileBytes) {
+                    fail(seen.at("file").key_mark, path + ".file: " + resolved + " is larger than " +
+                                                       format_size(kMaxHttpFileBytes));
+                } else {
+                    out.body = *text;
+                    out.file = resolved;
+                }
+            }
+            if ((out.status == 204 || out.status == 304) && !out.body.empty())
+                fail(value.Mark(), path + ": a " + std::to_string(out.status) + " response has no body");
+        };
+    }
+
+    Reader as_http_headers(std::vector<std::pair<std::string, std::string>>& headers) {
+        return [this, &headers](const YAML::Node& value, const std::string& path) {
+            if (!value.IsMap()) return fail_expected(value, path, "a map of header names to values");
+            for (const auto& entry : value) {
+                const auto name = scalar(entry.first, path, "a header name");
+                const auto text = scalar(entry.second, path, "a header value");
+                if (!name || !text) continue;
+                if (!is_http_token(*name)) {
+                    fail(entry.first.Mark(), path + ": " + quoted(*name) + " is not a header name");
+                } else if (std::find(kHttpHeadersOwned.begin(), kHttpHeadersOwned.end(), lower(*name)) !=
+                           kHttpHeadersOwned.end()) {
+                    fail(entry.first.Mark(), path + "." + *name + ": corral sets this header itself");
+                } else if (!is_http_field_value(*text)) {
+                    fail(entry.second.Mark(), path + "." + *name + ": the value holds a control character");
+                } else {
+                    headers.emplace_back(*name, *text);
+                }
+            }
         };
     }
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace corral {
@@ -28,12 +29,30 @@ enum class ServiceKind { echo, http };
 enum class Balance { exclusive, reuseport };
 enum class LogLevel { debug, info, notice, warning, error };
 
+// One fixed HTTP response. A `file` is read when the config is loaded, into `body`.
+struct HttpResponseConfig {
+    int status = 200;
+    std::string body;
+    std::string file;  // where body came from, if it did
+    std::string content_type = "text/plain; charset=utf-8";
+
+    bool operator==(const HttpResponseConfig&) const = default;
+};
+
+struct HttpConfig {
+    std::vector<std::pair<std::string, HttpResponseConfig>> routes;  // exact path -> response
+    HttpResponseConfig fallback{.status = 404, .body = "not found\n", .file = "", .content_type = "text/plain; charset=utf-8"};
+    std::vector<std::pair<std::string, std::string>> headers;  // added to every response
+
+    bool operator==(const HttpConfig&) const = default;
+};
+
 struct ListenConfig {
     Address address;
     ServiceKind service = ServiceKind::echo;
     int backlog = 4096;
     Balance balance = Balance::exclusive;
-    std::string http_body = "ok\n";
+    HttpConfig http;  // service: http only
 };
 
 struct LimitsConfig {

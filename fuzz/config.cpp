@@ -61,7 +61,16 @@ void check_config(const Config& config) {
         const std::string where = "listen[" + std::to_string(i) + "] " + format_address(listener.address);
         check_address(listener.address);
         FUZZ_CHECK(listener.backlog >= 1 && listener.backlog <= 65535, where);
-        FUZZ_CHECK(listener.service == ServiceKind::echo, where);
+        // What the http service writes on the wire as given must be safe there.
+        for (const auto& [path, response] : listener.http.routes) {
+            FUZZ_CHECK(!path.empty() && path.front() == '/', where);
+            FUZZ_CHECK(response.status >= 200 && response.status <= 599, where);
+            FUZZ_CHECK(response.content_type.find_first_of("\r\n") == std::string::npos, where);
+        }
+        for (const auto& [name, value] : listener.http.headers) {
+            FUZZ_CHECK(name.find_first_of("\r\n: ") == std::string::npos, where);
+            FUZZ_CHECK(value.find_first_of("\r\n") == std::string::npos, where);
+        }
         FUZZ_CHECK(listener.balance == Balance::exclusive ||
                        listener.address.family != AddressFamily::unix_path,
                    where);

@@ -1,13 +1,14 @@
 #include "worker/services.hpp"
 
 #include "worker/echo.hpp"
+#include "worker/http_service.hpp"
 
 namespace corral {
 
 std::unique_ptr<Service> make_service(const ListenConfig& listener) {
     switch (listener.service) {
         case ServiceKind::echo: return std::make_unique<EchoService>();
-        case ServiceKind::http: return nullptr;
+        case ServiceKind::http: return std::make_unique<HttpService>(listener.http);
     }
     return nullptr;
 }

@@ -75,7 +75,7 @@ TEST_CASE("a config with only one listener has every default") {
     CHECK(listener.service == ServiceKind::echo);
     CHECK(listener.backlog == 4096);
     CHECK(listener.balance == Balance::exclusive);
-    CHECK(listener.http_body == "ok\n");
+    CHECK(listener.http.routes.empty());
     CHECK_FALSE(config.admin_listen.has_value());
     CHECK(config.limits.max_connections == 10000);
     CHECK(config.limits.read_buffer == 16 * 1024);
@@ -228,7 +228,7 @@ TEST_CASE("an empty value (YAML null) means the default") {
     CHECK(config.listen[0].service == defaults.listen[0].service);
     CHECK(config.listen[0].backlog == defaults.listen[0].backlog);
     CHECK(config.listen[0].balance == defaults.listen[0].balance);
-    CHECK(config.listen[0].http_body == defaults.listen[0].http_body);
+    CHECK(config.listen[0].http == defaults.listen[0].http);
     CHECK_FALSE(config.admin_listen.has_value());
     CHECK(config.limits.max_connections == defaults.limits.max_connections);
     CHECK(config.limits.read_buffer == defaults.limits.read_buffer);
@@ -391,13 +391,12 @@ TEST_CASE("service, backlog, balance and http of a listener") {
     const std::string listener = "listen:\n  - address: 127.0.0.1:7000\n";
     check_single_errors({
         {listener + "  - address: 127.0.0.1:8080\n    service: http\n", 4, 14,
-         "listen[1].service: the http service is not implemented yet in this version (a later "
-         "release adds it); use echo"},
+         "listen[1].http: required for service: http (routes, default and headers; see corral.yaml(5))"},
         {listener + "    service: ehco\n", 3, 14,
          "listen[0].service: expected one of echo, http, got \"ehco\" (did you mean \"echo\"?)"},
         {listener + "    service: [echo]\n", 3, 14,
          "listen[0].service: expected one of echo, http, got a sequence"},
-        {listener + "    http:\n      body: hello\n", 3, 5,
+        {listener + "    http:\n      routes: {}\n", 3, 5,
          "listen[0].http: applies only to service: http, and this listener serves echo"},
         {listener + "    backlog: 0\n", 3, 14,
          "listen[0].backlog: expected an integer from 1 to 65535, got \"0\""},
@@ -415,23 +414,79 @@ TEST_CASE("service, backlog, balance and http of a listener") {
     });
 }
 
-TEST_CASE("the http map of an http listener is still checked") {
+TEST_CASE("the http map of an http listener is checked key by key") {
     const ConfigResult result = parse(
         "listen:\n"
         "  - address: 127.0.0.1:8080\n"
         "    service: http\n"
         "    http:\n"
-        "      body: [a]\n"
+        "      routes:\n"
+        "        /: {status: [a]}\n"
         "      status: 200\n");
-    REQUIRE(result.errors.size() == 3);
+    REQUIRE(result.errors.size() == 2);
     CHECK(result.errors[0].to_string() ==
-          "test.yaml:3:14: error: listen[0].service: the http service is not implemented yet in "
-          "this version (a later release adds it); use echo");
+          "test.yaml:6:21: error: listen[0].http.routes./.status: expected an integer from 200 to 599, got a "
+          "sequence");
     CHECK(result.errors[1].to_string() ==
-          "test.yaml:5:13: error: listen[0].http.body: expected a string, got a sequence");
-    CHECK(result.errors[2].to_string() ==
-          "test.yaml:6:7: error: unknown key \"listen[0].http.status\"; known keys in "
-          "listen[0].http: body");
+          "test.yaml:7:7: error: unknown key \"listen[0].http.status\"; known keys in "
+          "listen[0].http: routes, default, headers");
+}
+
+TEST_CASE("http routes, default and headers are read and checked") {
+    char directory[] = "/tmp/corral-http-config-XXXXXX";
+    REQUIRE(::mkdtemp(directory) != nullptr);
+    const std::string page = std::string(directory) + "/maintenance.html";
+    std::ofstream(page) << "<p>back soon</p>\n";
+    // The page is named relative to the config file's directory.
+    const std::string yaml =
+        "listen:\n"
+        "  - address: 127.0.0.1:8080\n"
+        "    service: http\n"
+        "    http:\n"
+        "      routes:\n"
+        "        /healthz: {status: 200, body: \"ok\\n\"}\n"
+        "        /: {status: 503, file: maintenance.html, content_type: text/html}\n"
+        "      default: {status: 404, body: \"not found\\n\"}\n"
+        "      headers: {Cache-Control: no-store}\n";
+    const ConfigResult result = parse_config(yaml, std::string(directory) + "/corral.yaml");
+    ::unlink(page.c_str());
+    ::rmdir(directory);
+    INFO(all_errors(result));
+    REQUIRE(result.errors.empty());
+    const HttpConfig& http = result.config->listen[0].http;
+    REQUIRE(http.routes.size() == 2);
+    CHECK(http.routes[0].first == "/healthz");
+    CHECK(http.routes[0].second.status == 200);
+    CHECK(http.routes[0].second.body == "ok\n");
+    CHECK(http.routes[1].first == "/");
+    CHECK(http.routes[1].second.status == 503);
+    CHECK(http.routes[1].second.body == "<p>back soon</p>\n");
+    CHECK(http.routes[1].second.file == page);
+    CHECK(http.routes[1].second.content_type == "text/html");
+    CHECK(http.fallback.status == 404);
+    REQUIRE(http.headers.size() == 1);
+    CHECK(http.headers[0] == std::pair<std::string, std::string>("Cache-Control", "no-store"));
+
+    const std::vector<std::pair<std::string, std::string>> refused = {
+        {"routes: {healthz: {status: 200}}", "is not a path"},
+        {"routes: {\"/a b\": {status: 200}}", "is not a path"},
+        {"routes: {/: {status: 200}, /x: {status: 99}}", "expected an integer from 200 to 599"},
+        {"routes: {/: {body: a, file: b}}", "body and file both given"},
+        {"routes: {/: {file: /nonexistent/page.html}}", "/nonexistent/page.html: cannot open the file"},
+        {"routes: {/: {status: 204, body: x}}", "a 204 response has no body"},
+        {"headers: {Content-Length: 5}", "corral sets this header itself"},
+        {"headers: {\"bad name\": x}", "is not a header name"},
+        {"headers: {X-A: \"a\\r\\nInjected: yes\"}", "holds a control character"},
+        {"routes: {/: {status: 200, content_type: \"text/html\\r\\nX: y\"}}", "holds a control character"},
+    };
+    for (const auto& [block, reason] : refused) {
+        CAPTURE(block);
+        const ConfigResult bad =
+            parse("listen:\n  - address: 127.0.0.1:8080\n    service: http\n    http: {" + block + "}\n");
+        bool found = false;
+        for (const ConfigError& error : bad.errors) found = found || error.message.find(reason) != std::string::npos;
+        CHECK(found);
+    }
 }
 
 TEST_CASE("workers is auto or 1..1024") {
@@ -590,7 +645,7 @@ TEST_CASE("every error in a document is reported, in document order") {
     CHECK(lines == expected);
 }
 
-TEST_CASE("the documented example configuration is valid except for the http listener") {
+TEST_CASE("the documented example configuration is valid") {
     const ConfigResult result = parse(
         "workers: auto               # \"auto\" = online CPUs, or 1..1024\n"
         "listen:                     # one or more\n"
@@ -601,7 +656,8 @@ TEST_CASE("the documented example configuration is valid except for the http lis
         "  - address: 127.0.0.1:8080\n"
         "    service: http\n"
         "    http:\n"
-        "      body: \"ok\\n\"          # the fixed response body served to every GET/HEAD\n"
+        "      routes:\n"
+        "        /healthz: {status: 200, body: \"ok\\n\"}\n"
         "admin:\n"
         "  listen: 127.0.0.1:9100    # served by the master; omit to disable\n"
         "limits:\n"
@@ -619,12 +675,13 @@ TEST_CASE("the documented example configuration is valid except for the http lis
         "log:\n"
         "  level: info               # debug | info | notice | warning | error\n"
         "  file: \"\"                  # \"\" = stderr\n");
-    REQUIRE(result.errors.size() == 1);
-    CHECK(result.errors[0].line == 8);
-    CHECK(result.errors[0].column == 14);
-    CHECK(
-        result.errors[0].message.starts_with("listen[1].service: the http service is not "
-                                             "implemented yet"));
+    INFO(all_errors(result));
+    REQUIRE(result.errors.empty());
+    REQUIRE(result.config->listen.size() == 2);
+    CHECK(result.config->listen[1].service == ServiceKind::http);
+    REQUIRE(result.config->listen[1].http.routes.size() == 1);
+    CHECK(result.config->listen[1].http.routes[0].first == "/healthz");
+    CHECK(result.config->listen[1].http.routes[0].second.body == "ok\n");
 }
 
 TEST_CASE("ConfigError::to_string") {

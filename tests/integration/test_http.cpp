@@ -1,0 +1,213 @@
+// The http service over real sockets: curl for plain requests, raw sockets for pipelining, bodies,
+// HTTP/1.0 and hostile input.
+#include <doctest/doctest.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <thread>
+
+#include "tests/support/client.hpp"
+#include "tests/support/corral_process.hpp"
+
+using namespace corral;
+using namespace corral::test;
+
+namespace {
+
+std::string http_config(std::uint16_t port) {
+    return "workers: 1\nlisten:\n  - address: 127.0.0.1:" + std::to_string(port) +
+           "\n    service: http\n    http:\n      routes:\n        /healthz: {status: 200, body: \"ok\\n\"}\n"
+           "        /down: {status: 503, body: \"maintenance\\n\", content_type: text/html}\n"
+           "      headers: {Cache-Control: no-store}\n";
+}
+
+// Everything the server sends until it closes the connection or `timeout_ms` passes.
+std::string read_until_closed(int fd, int timeout_ms = 10'000) {
+    std::string text;
+    char buffer[4096];
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (std::chrono::steady_clock::now() < deadline) {
+        pollfd readable{.fd = fd, .events = POLLIN, .revents = 0};
+        if (::poll(&readable, 1, 100) <= 0) continue;
+        const ssize_t count = ::read(fd, buffer, sizeof buffer);
+        if (count <= 0) return text;
+        text.append(buffer, static_cast<std::size_t>(count));
+    }
+    return text + "<still open>";
+}
+
+// Reads until `text` holds `count` complete responses (each ending with its Content-Length body).
+std::string read_responses(int fd, std::size_t count) {
+    std::string text;
+    char buffer[4096];
+    const auto complete = [&] {
+        std::size_t at = 0;
+        for (std::size_t seen = 0; seen < count; ++seen) {
+            const std::size_t head_end = text.find("\r\n\r\n", at);
+            if (head_end == std::string::npos) return false;
+            const std::size_t length_at = text.find("Content-Length: ", at);
+            const std::size_t length =
+                length_at != std::string::npos && length_at < head_end ? std::stoul(text.substr(length_at + 16)) : 0;
+            at = head_end + 4 + length;
+            if (at > text.size()) return false;
+        }
+        return true;
+    };
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!complete() && std::chrono::steady_clock::now() < deadline) {
+        pollfd readable{.fd = fd, .events = POLLIN, .revents = 0};
+        if (::poll(&readable, 1, 100) <= 0) continue;
+        const ssize_t count_read = ::read(fd, buffer, sizeof buffer);
+        if (count_read <= 0) break;
+        text.append(buffer, static_cast<std::size_t>(count_read));
+    }
+    return text;
+}
+
+std::string curl(const std::string& arguments) {
+    std::string output;
+    FILE* pipe = ::popen(("curl -sS --max-time 10 " + arguments + " 2>&1").c_str(), "r");
+    if (pipe == nullptr) return output;
+    char buffer[4096];
+    while (std::size_t count = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, count);
+    ::pclose(pipe);
+    return output;
+}
+
+std::size_t occurrences(const std::string& text, const std::string& needle) {
+    std::size_t count = 0;
+    for (std::size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++count;
+    return count;
+}
+
+}  // namespace
+
+TEST_CASE("http: routes, the default, HEAD and the headers every response carries, seen by curl") {
+    const std::uint16_t port = free_port();
+    CorralProcess corral(http_config(port));
+    REQUIRE(corral.wait_ready().size() == 1);
+    const std::string base = "http://127.0.0.1:" + std::to_string(port);
+
+    CHECK(curl(base + "/healthz") == "ok\n");
+    CHECK(curl(base + "/healthz?probe=1") == "ok\n");
+    const std::string headers = curl("-i " + base + "/healthz");
+    CHECK(headers.starts_with("HTTP/1.1 200 OK\r\n"));
+    CHECK(headers.find("\r\nServer: corral\r\n") != std::string::npos);
+    CHECK(headers.find("\r\nDate: ") != std::string::npos);
+    CHECK(headers.find("\r\nContent-Length: 3\r\n") != std::string::npos);
+    CHECK(headers.find("\r\nCache-Control: no-store\r\n") != std::string::npos);
+    CHECK(curl("-o /dev/null -w '%{http_code}' " + base + "/down") == "503");
+    CHECK(curl("-o /dev/null -w '%{http_code}' " + base + "/nothing-here") == "404");
+    const std::string head = curl("-I " + base + "/healthz");
+    CHECK(head.starts_with("HTTP/1.1 200 OK\r\n"));
+    CHECK(head.find("Content-Length: 3") != std::string::npos);
+    CHECK(head.find("ok\n") == std::string::npos);
+    CHECK(curl("-o /dev/null -w '%{http_code}' -X POST -d x " + base + "/healthz") == "405");
+}
+
+TEST_CASE("http: pipelined requests are answered in order on one connection, bodies skipped") {
+    const std::uint16_t port = free_port();
+    CorralProcess corral(http_config(port));
+    REQUIRE(corral.wait_ready().size() == 1);
+    Fd client = connect_to("127.0.0.1", port);
+    REQUIRE(send_all(client.get(),
+                     "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n"
+                     "GET /down HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello"
+                     "GET /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"
+                     "HEAD /healthz HTTP/1.1\r\nHost: a\r\n\r\n"));
+    const std::string responses = read_responses(client.get(), 3);
+    const std::size_t ok = responses.find("HTTP/1.1 200 OK");
+    const std::size_t down = responses.find("HTTP/1.1 503 Service Unavailable");
+    const std::size_t missing = responses.find("HTTP/1.1 404 Not Found");
+    CHECK(ok < down);
+    CHECK(down < missing);
+    CHECK(missing != std::string::npos);
+    // The connection stays open for more.
+    REQUIRE(send_all(client.get(), "GET /healthz HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"));
+    const std::string last = read_until_closed(client.get());
+    CHECK(occurrences(last, "HTTP/1.1 200 OK") >= 1);
+    CHECK(last.find("Connection: close") != std::string::npos);
+    CHECK(last.ends_with("ok\n"));
+}
+
+TEST_CASE("http: HTTP/1.0 closes unless it asks for keep-alive; Expect: 100-continue is answered") {
+    const std::uint16_t port = free_port();
+    CorralProcess corral(http_config(port));
+    REQUIRE(corral.wait_ready().size() == 1);
+    {
+        Fd client = connect_to("127.0.0.1", port);
+        REQUIRE(send_all(client.get(), "GET /healthz HTTP/1.0\r\n\r\n"));
+        const std::string reply = read_until_closed(client.get());
+        CHECK(reply.find("Connection: close") != std::string::npos);
+        CHECK(reply.ends_with("ok\n"));
+    }
+    {
+        Fd client = connect_to("127.0.0.1", port);
+        REQUIRE(send_all(client.get(), "GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"));
+        const std::string reply = read_responses(client.get(), 1);
+        CHECK(reply.find("Connection: keep-alive") != std::string::npos);
+        CHECK(!closed_by_peer(client.get(), 200));
+    }
+    {
+        Fd client = connect_to("127.0.0.1", port);
+        REQUIRE(send_all(client.get(), "GET /healthz HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n"));
+        CHECK(receive_exactly(client.get(), 25) == "HTTP/1.1 100 Continue\r\n\r\n");
+        REQUIRE(send_all(client.get(), "body"));
+        CHECK(read_responses(client.get(), 1).starts_with("HTTP/1.1 200 OK"));
+    }
+}
+
+TEST_CASE("http: hostile requests get their status and a close") {
+    const std::uint16_t port = free_port();
+    CorralProcess corral(http_config(port));
+    REQUIRE(corral.wait_ready().size() == 1);
+    const std::pair<std::string, std::string> cases[] = {
+        {"GET /healthz HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", "400"},
+        {"GET /healthz HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", "400"},
+        {"GET /healthz HTTP/1.1\r\nHost: a\r\nX: a\r\n folded\r\n\r\n", "400"},
+        {"GET /healthz HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n", "400"},
+        {"GET /healthz HTTP/1.1\r\n\r\n", "400"},
+        {"GARBAGE\r\n\r\n", "400"},
+        {"GET /healthz HTTP/2.0\r\nHost: a\r\n\r\n", "505"},
+        {"GET /" + std::string(9000, 'a') + " HTTP/1.1\r\nHost: a\r\n\r\n", "414"},
+        {"GET /healthz HTTP/1.1\r\nHost: a\r\n" + std::string(20000, 'X') + ": y\r\n\r\n", "431"},
+        {"GET /healthz HTTP/1.1\r\nHost: a\r\nContent-Length: 2000000\r\n\r\n", "413"},
+        {"DELETE /healthz HTTP/1.1\r\nHost: a\r\n\r\n", "405"},
+    };
+    for (const auto& [request, status] : cases) {
+        CAPTURE(request.substr(0, 80));
+        Fd client = connect_to("127.0.0.1", port);
+        REQUIRE(client);
+        send_all(client.get(), request);
+        const std::string reply = read_until_closed(client.get());
+        CHECK(reply.starts_with("HTTP/1.1 " + status + " "));
+        if (status == "405") CHECK(reply.find("Allow: GET, HEAD") != std::string::npos);
+        CHECK_FALSE(reply.ends_with("<still open>"));
+    }
+    // The worker is still there and serving.
+    Fd client = connect_to("127.0.0.1", port);
+    REQUIRE(send_all(client.get(), "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n"));
+    CHECK(read_responses(client.get(), 1).ends_with("ok\n"));
+}
+
+TEST_CASE("http: a head that trickles in for longer than the head timeout gets 408 and a close") {
+    const std::uint16_t port = free_port();
+    CorralProcess corral(http_config(port));
+    REQUIRE(corral.wait_ready().size() == 1);
+    Fd client = connect_to("127.0.0.1", port);
+    REQUIRE(send_all(client.get(), "GET /healthz HTTP/1.1\r\nHost: a\r\nX-Slow: "));
+    // One byte a second, as a slowloris client sends them: never idle, never done.
+    std::string reply;
+    for (int second = 0; second < 20 && reply.empty(); ++second) {
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        if (!send_all(client.get(), "a")) break;
+        pollfd readable{.fd = client.get(), .events = POLLIN, .revents = 0};
+        if (::poll(&readable, 1, 0) > 0) reply = read_until_closed(client.get());
+    }
+    if (reply.empty()) reply = read_until_closed(client.get(), 2000);
+    CHECK(reply.starts_with("HTTP/1.1 408 Request Timeout\r\n"));
+    CHECK_FALSE(reply.ends_with("<still open>"));
+}

@@ -1,0 +1,166 @@
+// The http service. A connection's bytes are parsed request by request (pipelining falls out of
+// that: responses go out in request order, each one send() of prebuilt bytes). A body is skipped
+// before its response is sent. Any malformed or ambiguous request gets its status and a close.
+#include "worker/http_service.hpp"
+
+#include <cctype>
+#include <memory>
+#include <optional>
+
+#include "worker/connection.hpp"
+
+namespace corral {
+namespace {
+
+constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+constexpr int kErrorStatuses[] = {400, 408, 413, 414, 417, 431, 505};
+
+}  // namespace
+
+// What one connection is in the middle of, between two calls of received().
+struct HttpService::Exchange final : ServiceState {
+    Clock::time_point head_started{};  // when the first byte of the current head arrived
+    bool head_started_known = false;
+    // While a request body is being skipped: the body, and what to answer once it is.
+    std::optional<http::BodyDiscarder> body;
+    const Responses* pending = nullptr;
+    http::RequestHead pending_head;
+};
+
+HttpService::HttpService(const HttpConfig& config) {
+    date_.refresh();
+    for (const auto& [path, response] : config.routes) routes_.emplace(path, build(response, config.headers));
+    fallback_ = build(config.fallback, config.headers);
+    const std::vector<std::pair<std::string, std::string>> allow = {{"Allow", "GET, HEAD"}};
+    method_not_allowed_ = build(HttpResponseConfig{.status = 405, .body = "method not allowed\n", .file = "",
+                                                   .content_type = "text/plain; charset=utf-8"},
+                                allow);
+    for (int status : kErrorStatuses) {
+        std::string body(http_reason(status));
+        for (char& c : body) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        errors_.emplace(status, PrebuiltResponse(status, "text/plain; charset=utf-8", body + "\n", {},
+                                                 Persistence::close, date_.text()));
+    }
+}
+
+HttpService::Responses HttpService::build(const HttpResponseConfig& response,
+                                          const std::vector<std::pair<std::string, std::string>>& headers) {
+    auto make = [&](Persistence persistence) {
+        return PrebuiltResponse(response.status, response.content_type, response.body, headers, persistence,
+                                date_.text());
+    };
+    return Responses{make(Persistence::keep_alive), make(Persistence::keep_alive_http10), make(Persistence::close)};
+}
+
+void HttpService::refresh_date() {
+    if (!date_.refresh()) return;
+    const std::string_view date = date_.text();
+    auto update = [&](Responses& responses) {
+        responses.keep_alive.set_date(date);
+        responses.keep_alive_http10.set_date(date);
+        responses.close.set_date(date);
+    };
+    for (auto& [path, responses] : routes_) update(responses);
+    update(fallback_);
+    update(method_not_allowed_);
+    for (auto& [status, response] : errors_) response.set_date(date);
+}
+
+const HttpService::Responses& HttpService::route(std::string_view target) const {
+    const auto found = routes_.find(target);
+    return found != routes_.end() ? found->second : fallback_;
+}
+
+void HttpService::opened(Connection& connection) { connection.state = std::make_unique<Exchange>(); }
+
+void HttpService::refuse(Connection& connection, int status) {
+    const auto found = errors_.find(status);
+    if (found != errors_.end()) connection.send(found->second.whole());
+    connection.close_after_flush();
+}
+
+bool HttpService::respond(Connection& connection, const Responses& responses, const http::RequestHead& head) {
+    const PrebuiltResponse& response = !head.keep_alive            ? responses.close
+                                       : head.minor_version == 0 ? responses.keep_alive_http10
+                                                                 : responses.keep_alive;
+    connection.send(head.method == http::Method::head ? response.head() : response.whole());
+    if (head.keep_alive) return true;
+    connection.close_after_flush();
+    return false;
+}
+
+std::size_t HttpService::received(Connection& connection, std::span<const char> bytes) {
+    auto& exchange = static_cast<Exchange&>(*connection.state);
+    const std::string_view input(bytes.data(), bytes.size());
+    refresh_date();
+    std::size_t consumed = 0;
+    while (consumed < input.size() && connection.open && !connection.closing) {
+        if (exchange.body) {
+            const http::BodyDiscarder::Step step = exchange.body->feed(input.substr(consumed));
+            consumed += step.consumed;
+            if (step.error_status != 0) {
+                refuse(connection, step.error_status);
+                return input.size();
+            }
+            if (!step.done) return consumed;
+            exchange.body.reset();
+            if (!respond(connection, *exchange.pending, exchange.pending_head)) {
+                return input.size();
+            }
+            continue;
+        }
+        const Clock::time_point now = connection.last_activity;
+        if (!exchange.head_started_known) {
+            exchange.head_started = now;
+            exchange.head_started_known = true;
+        }
+        const http::HeadResult result = http::parse_request_head(input.substr(consumed), limits_);
+        if (result.status == http::HeadStatus::incomplete) {
+            // Slowloris: bytes keep coming, the head never ends.
+            if (now - exchange.head_started >= kHeadTimeout) {
+                refuse(connection, 408);
+                return input.size();
+            }
+            return consumed;
+        }
+        if (result.status == http::HeadStatus::error) {
+            refuse(connection, result.error_status);
+            return input.size();
+        }
+        consumed += result.length;
+        exchange.head_started_known = false;
+        const http::RequestHead& head = result.head;
+        if (head.method == http::Method::other) {
+            // Its body, if any, would have to be skipped to go on: closing is simpler and safe.
+            connection.send(method_not_allowed_.close.whole());
+            connection.close_after_flush();
+            return input.size();
+        }
+        const Responses& responses = route(head.target);
+        if (head.body == http::BodyFraming::none) {
+            if (!respond(connection, responses, head)) return input.size();
+            continue;
+        }
+        exchange.body.emplace(head.body, head.content_length, kMaxRequestBody);
+        // An empty feed tells at once whether the announced length is already too large.
+        const http::BodyDiscarder::Step announced = exchange.body->feed({});
+        if (announced.error_status != 0) {
+            refuse(connection, announced.error_status);
+            return input.size();
+        }
+        if (head.expect_continue && !announced.done) connection.send(kContinue);
+        exchange.pending = &responses;
+        exchange.pending_head = head;
+        // The views in the head point into `input`, which the transport may move once we return;
+        // only the fields used to answer are kept, and they are not views.
+        exchange.pending_head.method_text = {};
+        exchange.pending_head.target = {};
+        if (announced.done) {
+            exchange.body.reset();
+            if (!respond(connection, responses, exchange.pending_head)) return input.size();
+        }
+    }
+    return consumed;
+}
+
+}  // namespace corral
