@@ -38,6 +38,10 @@ void add_totals(WorkerCounters& total, const WorkerCounters& more) {
     total.bytes_sent += more.bytes_sent;
     total.accept_wakeups += more.accept_wakeups;
     total.accept_wakeups_empty += more.accept_wakeups_empty;
+    total.http_2xx += more.http_2xx;
+    total.http_3xx += more.http_3xx;
+    total.http_4xx += more.http_4xx;
+    total.http_5xx += more.http_5xx;
 }
 
 MessageBuffer encode_message(const Message& message) {
@@ -47,7 +51,8 @@ MessageBuffer encode_message(const Message& message) {
     std::byte* field = packet.data() + 8;
     const WorkerCounters& c = message.counters;
     for (std::uint64_t value : {c.active_connections, c.accepted, c.bytes_received, c.bytes_sent,
-                                c.accept_wakeups, c.accept_wakeups_empty, c.output_queued}) {
+                                c.accept_wakeups, c.accept_wakeups_empty, c.output_queued, c.http_2xx,
+                                c.http_3xx, c.http_4xx, c.http_5xx}) {
         put_u64(field, value);
         field += 8;
     }
@@ -82,7 +87,8 @@ std::optional<Message> decode_message(std::span<const std::byte> packet, std::st
     const std::byte* field = packet.data() + 8;
     WorkerCounters& c = message.counters;
     for (std::uint64_t* value : {&c.active_connections, &c.accepted, &c.bytes_received, &c.bytes_sent,
-                                 &c.accept_wakeups, &c.accept_wakeups_empty, &c.output_queued}) {
+                                 &c.accept_wakeups, &c.accept_wakeups_empty, &c.output_queued, &c.http_2xx,
+                                 &c.http_3xx, &c.http_4xx, &c.http_5xx}) {
         *value = get_u64(field);
         field += 8;
     }

@@ -14,7 +14,7 @@
 
 namespace corral {
 
-inline constexpr std::uint8_t kProtocolVersion = 2;
+inline constexpr std::uint8_t kProtocolVersion = 3;
 
 enum class MessageType : std::uint8_t {
     // worker -> master
@@ -35,6 +35,11 @@ struct WorkerCounters {
     std::uint64_t accept_wakeups = 0;
     std::uint64_t accept_wakeups_empty = 0;
     std::uint64_t output_queued = 0;  // unsent bytes held for all connections now
+    // Responses of the http service by status class: 2xx, 3xx, 4xx, 5xx.
+    std::uint64_t http_2xx = 0;
+    std::uint64_t http_3xx = 0;
+    std::uint64_t http_4xx = 0;
+    std::uint64_t http_5xx = 0;
 
     bool operator==(const WorkerCounters&) const = default;
 };
@@ -51,7 +56,7 @@ struct Message {
 };
 
 // Header (version, type, 6 bytes reserved as zero) followed by the counters.
-inline constexpr std::size_t kMessageSize = 8 + 7 * 8;
+inline constexpr std::size_t kMessageSize = 8 + 11 * 8;
 
 using MessageBuffer = std::array<std::byte, kMessageSize>;
 

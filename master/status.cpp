@@ -126,6 +126,13 @@ std::string Master::metrics_text() const {
     append_metric(out, "corral_accept_wakeups_empty_total", "counter",
                   "Times a worker was woken to accept and found nothing to accept.");
     append_sample(out, "corral_accept_wakeups_empty_total", "", totals.accept_wakeups_empty);
+    append_metric(out, "corral_requests_total", "counter",
+                  "Requests answered, by service and status class, over every worker including those that have "
+                  "exited.");
+    append_sample(out, "corral_requests_total", "service=\"http\",class=\"2xx\"", totals.http_2xx);
+    append_sample(out, "corral_requests_total", "service=\"http\",class=\"3xx\"", totals.http_3xx);
+    append_sample(out, "corral_requests_total", "service=\"http\",class=\"4xx\"", totals.http_4xx);
+    append_sample(out, "corral_requests_total", "service=\"http\",class=\"5xx\"", totals.http_5xx);
     append_metric(out, "corral_worker_restarts_total", "counter", "Workers replaced after dying.");
     append_sample(out, "corral_worker_restarts_total", "", worker_restarts_);
     append_metric(out, "corral_reloads_total", "counter", "Reloads by outcome.");

@@ -102,6 +102,12 @@ void Acceptor::close_listeners() {
     if (was_accepting_shared) step_aside();
 }
 
+void Acceptor::add_service_counters(WorkerCounters& counters) const {
+    for (const auto& handler : handlers_) {
+        if (handler->service) handler->service->add_counters(counters);
+    }
+}
+
 bool Acceptor::accepting_shared() const {
     return std::any_of(handlers_.begin(), handlers_.end(),
                        [](const auto& handler) { return handler->shared && handler->fd.watched(); });

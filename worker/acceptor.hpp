@@ -15,6 +15,7 @@
 #include "common/descriptor_shortage.hpp"
 #include "common/event_loop.hpp"
 #include "common/fd.hpp"
+#include "common/ipc.hpp"
 #include "worker/connection.hpp"
 #include "worker/service.hpp"
 
@@ -49,6 +50,9 @@ public:
     // takes part in accepting or steps aside as the connection limit, the descriptor pause and
     // the balance require.
     void update(Clock::time_point now);
+
+    // Adds what the listeners' services count (their requests, by status class) to `counters`.
+    void add_service_counters(WorkerCounters& counters) const;
 
     std::uint64_t accepted = 0;
     std::uint64_t wakeups = 0;

@@ -121,7 +121,17 @@ void Connection::flush() {
         return;
     }
     table->watch(*this, EPOLLIN);
-    if (open) service->drained(*this);
+    if (!open) return;
+    service->drained(*this);
+    // What the service left while the output was full: no read will bring it back.
+    if (open && !closing && !unconsumed.empty()) {
+        offer({});
+        if (open) update_interest();
+    }
+}
+
+bool Connection::output_full() const {
+    return output.size() >= table->limits().max_output_buffer || (!output.empty() && table->output_budget_spent());
 }
 
 void Connection::update_interest() {

@@ -45,6 +45,10 @@ struct Connection final : EventHandler {
     void send(std::span<const char> bytes);
     void close_after_flush();
     void close();
+    // Whether the output queue holds its bound (or the worker's budget is spent): a service
+    // stops answering then, and the transport offers what it left unconsumed again once the
+    // output has been written.
+    bool output_full() const;
 
 private:
     void read_input();

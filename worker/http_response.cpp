@@ -51,7 +51,8 @@ std::string_view http_reason(int status) {
 
 PrebuiltResponse::PrebuiltResponse(int status, std::string_view content_type, std::string_view body,
                                    const std::vector<std::pair<std::string, std::string>>& extra_headers,
-                                   Persistence persistence, std::string_view date) {
+                                   Persistence persistence, std::string_view date)
+    : status_(status) {
     bytes_ = "HTTP/1.1 " + std::to_string(status) + " " + std::string(http_reason(status)) + "\r\nServer: corral\r\nDate: ";
     date_offset_ = bytes_.size();
     bytes_.append(date).append("\r\n");

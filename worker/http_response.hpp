@@ -37,11 +37,13 @@ public:
                      const std::vector<std::pair<std::string, std::string>>& extra_headers, Persistence persistence,
                      std::string_view date);
 
+    int status() const { return status_; }
     std::string_view whole() const { return bytes_; }
     std::string_view head() const { return std::string_view(bytes_).substr(0, head_length_); }
     void set_date(std::string_view date) { bytes_.replace(date_offset_, date.size(), date); }
 
 private:
+    int status_ = 0;
     std::string bytes_;
     std::size_t head_length_ = 0;
     std::size_t date_offset_ = 0;

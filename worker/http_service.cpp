@@ -73,9 +73,22 @@ const HttpService::Responses& HttpService::route(std::string_view target) const 
 
 void HttpService::opened(Connection& connection) { connection.state = std::make_unique<Exchange>(); }
 
+void HttpService::send(Connection& connection, const PrebuiltResponse& response, bool head_only) {
+    const int status_class = response.status() / 100;
+    if (status_class >= 2 && status_class <= 5) ++responses_by_class_[status_class - 2];
+    connection.send(head_only ? response.head() : response.whole());
+}
+
+void HttpService::add_counters(WorkerCounters& counters) const {
+    counters.http_2xx += responses_by_class_[0];
+    counters.http_3xx += responses_by_class_[1];
+    counters.http_4xx += responses_by_class_[2];
+    counters.http_5xx += responses_by_class_[3];
+}
+
 void HttpService::refuse(Connection& connection, int status) {
     const auto found = errors_.find(status);
-    if (found != errors_.end()) connection.send(found->second.whole());
+    if (found != errors_.end()) send(connection, found->second, false);
     connection.close_after_flush();
 }
 
@@ -83,7 +96,7 @@ bool HttpService::respond(Connection& connection, const Responses& responses, co
     const PrebuiltResponse& response = !head.keep_alive            ? responses.close
                                        : head.minor_version == 0 ? responses.keep_alive_http10
                                                                  : responses.keep_alive;
-    connection.send(head.method == http::Method::head ? response.head() : response.whole());
+    send(connection, response, head.method == http::Method::head);
     if (head.keep_alive) return true;
     connection.close_after_flush();
     return false;
@@ -94,7 +107,9 @@ std::size_t HttpService::received(Connection& connection, std::span<const char> 
     const std::string_view input(bytes.data(), bytes.size());
     refresh_date();
     std::size_t consumed = 0;
-    while (consumed < input.size() && connection.open && !connection.closing) {
+    // A client may pipeline requests for a large page and never read: answering stops while the
+    // output is full, and the transport offers the rest again once it has been written.
+    while (consumed < input.size() && connection.open && !connection.closing && !connection.output_full()) {
         if (exchange.body) {
             const http::BodyDiscarder::Step step = exchange.body->feed(input.substr(consumed));
             consumed += step.consumed;
@@ -132,7 +147,7 @@ std::size_t HttpService::received(Connection& connection, std::span<const char> 
         const http::RequestHead& head = result.head;
         if (head.method == http::Method::other) {
             // Its body, if any, would have to be skipped to go on: closing is simpler and safe.
-            connection.send(method_not_allowed_.close.whole());
+            send(connection, method_not_allowed_.close, false);
             connection.close_after_flush();
             return input.size();
         }

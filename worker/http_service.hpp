@@ -27,6 +27,7 @@ public:
 
     void opened(Connection& connection) override;
     std::size_t received(Connection& connection, std::span<const char> bytes) override;
+    void add_counters(WorkerCounters& counters) const override;
 
 private:
     // One route's response, in each of its Connection header variants.
@@ -45,6 +46,8 @@ private:
     // Answers an error and closes the connection.
     void refuse(Connection& connection, int status);
     void refresh_date();
+    // Sends a response and counts it by its status class.
+    void send(Connection& connection, const PrebuiltResponse& response, bool head_only);
 
     std::map<std::string, Responses, std::less<>> routes_;
     Responses fallback_;
@@ -52,6 +55,7 @@ private:
     std::map<int, PrebuiltResponse> errors_;  // with Connection: close
     HttpDate date_;
     http::HeadLimits limits_;
+    std::uint64_t responses_by_class_[4] = {};  // 2xx, 3xx, 4xx, 5xx
 };
 
 }  // namespace corral

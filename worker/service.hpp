@@ -8,6 +8,8 @@
 #include <cstddef>
 #include <span>
 
+#include "common/ipc.hpp"
+
 namespace corral {
 
 struct Connection;
@@ -30,6 +32,8 @@ public:
     virtual void drained(Connection&) {}
     // The peer will send nothing more. By default the connection closes once its output is out.
     virtual void peer_finished(Connection& connection);
+    // Adds what it counts to the worker's heartbeat.
+    virtual void add_counters(WorkerCounters&) const {}
 };
 
 }  // namespace corral

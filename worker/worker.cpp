@@ -213,7 +213,7 @@ void Worker::send_to_master(MessageType type) {
 }
 
 WorkerCounters Worker::counters() const {
-    return WorkerCounters{
+    WorkerCounters counters{
         .active_connections = connections_.active(),
         .accepted = acceptor_.accepted,
         .bytes_received = connections_.bytes_received,
@@ -222,6 +222,8 @@ WorkerCounters Worker::counters() const {
         .accept_wakeups_empty = acceptor_.empty_wakeups,
         .output_queued = connections_.output_queued(),
     };
+    acceptor_.add_service_counters(counters);
+    return counters;
 }
 
 }  // namespace

@@ -20,7 +20,12 @@ TEST_CASE("every message type survives an encode/decode round trip") {
                                            .bytes_received = 123456789,
                                            .bytes_sent = 987654321,
                                            .accept_wakeups = 17,
-                                           .accept_wakeups_empty = 5}};
+                                           .accept_wakeups_empty = 5,
+                                           .output_queued = 4096,
+                                           .http_2xx = 1000,
+                                           .http_3xx = 3,
+                                           .http_4xx = 40,
+                                           .http_5xx = 5}};
         const MessageBuffer packet = encode_message(message);
         std::string error;
         const auto decoded = decode_message(packet, error);
@@ -64,9 +69,12 @@ TEST_CASE("add_totals sums the running totals and leaves the connection gauge al
     WorkerCounters total{.active_connections = 7, .accepted = 1, .bytes_received = 2, .bytes_sent = 3,
                          .accept_wakeups = 4, .accept_wakeups_empty = 5};
     add_totals(total, WorkerCounters{.active_connections = 100, .accepted = 10, .bytes_received = 20,
-                                     .bytes_sent = 30, .accept_wakeups = 40, .accept_wakeups_empty = 50});
+                                     .bytes_sent = 30, .accept_wakeups = 40, .accept_wakeups_empty = 50,
+                                     .output_queued = 0, .http_2xx = 6, .http_3xx = 7, .http_4xx = 8,
+                                     .http_5xx = 9});
     CHECK(total == WorkerCounters{.active_connections = 7, .accepted = 11, .bytes_received = 22, .bytes_sent = 33,
-                                  .accept_wakeups = 44, .accept_wakeups_empty = 55});
+                                  .accept_wakeups = 44, .accept_wakeups_empty = 55, .output_queued = 0,
+                                  .http_2xx = 6, .http_3xx = 7, .http_4xx = 8, .http_5xx = 9});
 }
 
 TEST_CASE("a descriptor travels with a message, close-on-exec, and only with the message it was sent with") {

@@ -4,10 +4,12 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "tests/support/client.hpp"
 #include "tests/support/corral_process.hpp"
@@ -42,7 +44,8 @@ std::string read_until_closed(int fd, int timeout_ms = 10'000) {
 // Reads until `text` holds `count` complete responses (each ending with its Content-Length body).
 std::string read_responses(int fd, std::size_t count) {
     std::string text;
-    char buffer[4096];
+    // Large reads: each round looks at every response so far.
+    std::vector<char> buffer(1 << 20);
     const auto complete = [&] {
         std::size_t at = 0;
         for (std::size_t seen = 0; seen < count; ++seen) {
@@ -60,9 +63,9 @@ std::string read_responses(int fd, std::size_t count) {
     while (!complete() && std::chrono::steady_clock::now() < deadline) {
         pollfd readable{.fd = fd, .events = POLLIN, .revents = 0};
         if (::poll(&readable, 1, 100) <= 0) continue;
-        const ssize_t count_read = ::read(fd, buffer, sizeof buffer);
+        const ssize_t count_read = ::read(fd, buffer.data(), buffer.size());
         if (count_read <= 0) break;
-        text.append(buffer, static_cast<std::size_t>(count_read));
+        text.append(buffer.data(), static_cast<std::size_t>(count_read));
     }
     return text;
 }
@@ -210,4 +213,66 @@ TEST_CASE("http: a head that trickles in for longer than the head timeout gets 4
     if (reply.empty()) reply = read_until_closed(client.get(), 2000);
     CHECK(reply.starts_with("HTTP/1.1 408 Request Timeout\r\n"));
     CHECK_FALSE(reply.ends_with("<still open>"));
+}
+
+TEST_CASE("http: /metrics counts the requests answered by status class, over the workers") {
+    const std::uint16_t port = free_port();
+    const std::uint16_t admin = free_port();
+    CorralProcess corral(http_config(port) + "admin:\n  listen: 127.0.0.1:" + std::to_string(admin) + "\n");
+    REQUIRE(corral.wait_ready().size() == 1);
+    const std::string base = "http://127.0.0.1:" + std::to_string(port);
+    for (int i = 0; i < 3; ++i) CHECK(curl(base + "/healthz") == "ok\n");
+    CHECK(curl("-o /dev/null -w '%{http_code}' " + base + "/down") == "503");
+    CHECK(curl("-o /dev/null -w '%{http_code}' " + base + "/missing") == "404");
+    CHECK(curl("-o /dev/null -w '%{http_code}' " + base + "/missing") == "404");
+    // Heartbeats bring the counts to the master four times a second.
+    const std::string metrics_url = "http://127.0.0.1:" + std::to_string(admin) + "/metrics";
+    std::string metrics;
+    const auto deadline = std::chrono::steady_clock::now() + kPatience;
+    while (std::chrono::steady_clock::now() < deadline) {
+        metrics = curl(metrics_url);
+        if (metrics.find("corral_requests_total{service=\"http\",class=\"4xx\"} 2") != std::string::npos) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    CHECK(metrics.find("corral_requests_total{service=\"http\",class=\"2xx\"} 3\n") != std::string::npos);
+    CHECK(metrics.find("corral_requests_total{service=\"http\",class=\"3xx\"} 0\n") != std::string::npos);
+    CHECK(metrics.find("corral_requests_total{service=\"http\",class=\"4xx\"} 2\n") != std::string::npos);
+    CHECK(metrics.find("corral_requests_total{service=\"http\",class=\"5xx\"} 1\n") != std::string::npos);
+}
+
+TEST_CASE("http: pipelined requests for a large page from a client that does not read stay within the output bound") {
+    const std::uint16_t port = free_port();
+    const std::uint16_t admin = free_port();
+    TempDir dir;
+    const std::string page = dir.write("page.html", std::string(64 * 1024, 'p'));
+    CorralProcess corral("workers: 1\nlisten:\n  - address: 127.0.0.1:" + std::to_string(port) +
+                         "\n    service: http\n    http:\n      routes:\n        /: {file: " + page +
+                         "}\nadmin:\n  listen: 127.0.0.1:" + std::to_string(admin) +
+                         "\nlimits:\n  max_output_buffer: 256KiB\n");
+    REQUIRE(corral.wait_ready().size() == 1);
+    Fd client = connect_to("127.0.0.1", port);
+    std::string requests;
+    for (int i = 0; i < 200; ++i) requests += "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    REQUIRE(send_all(client.get(), requests));
+
+    // Unanswered, the worker would queue 200 pages (12.5 MiB); it holds at most its bound plus
+    // the one response that crossed it.
+    const std::string metrics_url = "http://127.0.0.1:" + std::to_string(admin) + "/metrics";
+    std::uint64_t most = 0;
+    for (int sample = 0; sample < 20; ++sample) {
+        const std::string metrics = curl(metrics_url);
+        const std::size_t at = metrics.find("corral_output_queued_bytes{worker=");
+        if (at != std::string::npos) {
+            const std::size_t value = metrics.find("} ", at);
+            most = std::max<std::uint64_t>(most, std::stoull(metrics.substr(value + 2)));
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    MESSAGE("most output queued while the client did not read: ", most, " bytes");
+    CHECK(most > 0);
+    CHECK(most <= 256 * 1024 + 64 * 1024 + 512);
+
+    // Once it reads, every response arrives.
+    const std::string responses = read_responses(client.get(), 200);
+    CHECK(occurrences(responses, "HTTP/1.1 200 OK") == 200);
 }
