@@ -23,7 +23,9 @@
 
 #include "common/account.hpp"
 #include "common/address.hpp"
+#include "common/ascii.hpp"
 #include "common/fd.hpp"
+#include "common/http_syntax.hpp"
 #include "common/service_catalog.hpp"
 #include "common/units.hpp"
 
@@ -47,25 +49,6 @@ constexpr std::string_view kSecondDocument =
     "a second YAML document (after \"---\") is not allowed; the settings must be one map";
 
 std::optional<std::string> read_file(const std::string& path, std::string& error);
-
-bool is_http_token(std::string_view text) {
-    if (text.empty()) return false;
-    return std::all_of(text.begin(), text.end(), [](unsigned char c) {
-        return std::isalnum(c) || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos;
-    });
-}
-
-// Field values go on the wire as given: no control characters but tab, which covers CR and LF.
-bool is_http_field_value(std::string_view text) {
-    return std::none_of(text.begin(), text.end(),
-                        [](unsigned char c) { return (c < 0x20 && c != '\t') || c == 0x7f; });
-}
-
-std::string lower(std::string_view text) {
-    std::string result(text);
-    for (char& c : result) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return result;
-}
 
 std::string quoted(std::string_view text) {
     if (text.size() <= kMaxQuotedBytes) return "\"" + std::string(text) + "\"";
@@ -676,7 +659,7 @@ private:
                 if (!name || !text) continue;
                 if (!is_http_token(*name)) {
                     fail(entry.first.Mark(), path + ": " + quoted(*name) + " is not a header name");
-                } else if (std::find(kHttpHeadersOwned.begin(), kHttpHeadersOwned.end(), lower(*name)) !=
+                } else if (std::find(kHttpHeadersOwned.begin(), kHttpHeadersOwned.end(), ascii_lower(*name)) !=
                            kHttpHeadersOwned.end()) {
                     fail(entry.first.Mark(), path + "." + *name + ": corral sets this header itself");
                 } else if (!is_http_field_value(*text)) {

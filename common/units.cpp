@@ -9,6 +9,8 @@
 #include <span>
 #include <utility>
 
+#include "common/ascii.hpp"
+
 namespace corral {
 namespace {
 
@@ -93,12 +95,6 @@ constexpr UnitSystem kSizes{"size", kSizeUnits, kSizeAliases, kSizeRefused, ""};
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-std::string lower(std::string_view text) {
-    std::string result(text);
-    for (char& c : result) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return result;
-}
-
 // Parses a run of decimal digits; nullopt when it does not fit in 64 bits.
 std::optional<std::uint64_t> parse_digits(std::string_view digits) {
     std::uint64_t value = 0;
@@ -111,7 +107,7 @@ std::optional<std::uint64_t> parse_digits(std::string_view digits) {
 }
 
 std::optional<std::string_view> lookup(std::string_view suffix, std::span<const Alias> table) {
-    const std::string lowered = lower(suffix);
+    const std::string lowered = ascii_lower(suffix);
     for (const Alias& alias : table)
         if (alias.written == lowered) return alias.meant;
     return std::nullopt;

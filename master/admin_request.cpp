@@ -4,23 +4,15 @@
 
 #include <algorithm>
 
+#include "common/http_syntax.hpp"
+
 namespace corral {
 namespace {
 
-bool is_token_char(char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
-
 bool valid_header_line(std::string_view line) {
     const std::size_t colon = line.find(':');
-    if (colon == 0 || colon == std::string_view::npos) return false;
-    const std::string_view name = line.substr(0, colon);
-    if (!std::all_of(name.begin(), name.end(), is_token_char)) return false;
-    const std::string_view value = line.substr(colon + 1);
-    return std::none_of(value.begin(), value.end(), [](char c) {
-        return (static_cast<unsigned char>(c) < 0x20 && c != '\t') || c == 0x7f;
-    });
+    if (colon == std::string_view::npos) return false;
+    return is_http_token(line.substr(0, colon)) && is_http_field_value(line.substr(colon + 1));
 }
 
 AdminRequest with(AdminRequest::Outcome outcome) {
@@ -37,7 +29,7 @@ bool parse_request_line(std::string_view line, AdminRequest& request, bool& know
     const std::string_view method = line.substr(0, first_space);
     const std::string_view target = line.substr(first_space + 1, second_space - first_space - 1);
     const std::string_view version = line.substr(second_space + 1);
-    if (method.empty() || !std::all_of(method.begin(), method.end(), is_token_char)) return false;
+    if (!is_http_token(method)) return false;
     if (version != "HTTP/1.1" && version != "HTTP/1.0") return false;
     if (target.empty() || target.front() != '/' ||
         std::any_of(target.begin(), target.end(),
