@@ -3,24 +3,23 @@
 // before its response is sent. Any malformed or ambiguous request gets its status and a close.
 #include "worker/http_service.hpp"
 
-#include <cctype>
 #include <memory>
 #include <optional>
 
+#include "common/ascii.hpp"
 #include "worker/connection.hpp"
 
 namespace corral {
 namespace {
 
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-constexpr int kErrorStatuses[] = {400, 408, 413, 414, 417, 431, 505};
+constexpr int kErrorStatuses[] = {400, 405, 408, 413, 414, 417, 431, 505};
 
 }  // namespace
 
 // What one connection is in the middle of, between two calls of received().
 struct HttpService::Exchange final : ServiceState {
-    Clock::time_point head_started{};  // when the first byte of the current head arrived
-    bool head_started_known = false;
+    std::optional<Clock::time_point> head_started;  // when the first byte of the current head arrived
     // While a request body is being skipped: the body, and what to answer once it is.
     std::optional<http::BodyDiscarder> body;
     const Responses* pending = nullptr;
@@ -32,13 +31,10 @@ HttpService::HttpService(const HttpConfig& config) {
     for (const auto& [path, response] : config.routes) routes_.emplace(path, build(response, config.headers));
     fallback_ = build(config.fallback, config.headers);
     const std::vector<std::pair<std::string, std::string>> allow = {{"Allow", "GET, HEAD"}};
-    method_not_allowed_ = build(HttpResponseConfig{.status = 405, .body = "method not allowed\n", .file = "",
-                                                   .content_type = "text/plain; charset=utf-8"},
-                                allow);
+    const std::vector<std::pair<std::string, std::string>> none;
     for (int status : kErrorStatuses) {
-        std::string body(http_reason(status));
-        for (char& c : body) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        errors_.emplace(status, PrebuiltResponse(status, "text/plain; charset=utf-8", body + "\n", {},
+        errors_.emplace(status, PrebuiltResponse(status, "text/plain; charset=utf-8",
+                                                 ascii_lower(http_reason(status)) + "\n", status == 405 ? allow : none,
                                                  Persistence::close, date_.text()));
     }
 }
@@ -62,7 +58,6 @@ void HttpService::refresh_date() {
     };
     for (auto& [path, responses] : routes_) update(responses);
     update(fallback_);
-    update(method_not_allowed_);
     for (auto& [status, response] : errors_) response.set_date(date);
 }
 
@@ -125,14 +120,11 @@ std::size_t HttpService::received(Connection& connection, std::span<const char> 
             continue;
         }
         const Clock::time_point now = connection.last_activity;
-        if (!exchange.head_started_known) {
-            exchange.head_started = now;
-            exchange.head_started_known = true;
-        }
+        if (!exchange.head_started) exchange.head_started = now;
         const http::HeadResult result = http::parse_request_head(input.substr(consumed), limits_);
         if (result.status == http::HeadStatus::incomplete) {
             // Slowloris: bytes keep coming, the head never ends.
-            if (now - exchange.head_started >= kHeadTimeout) {
+            if (now - *exchange.head_started >= kHeadTimeout) {
                 refuse(connection, 408);
                 return input.size();
             }
@@ -143,12 +135,11 @@ std::size_t HttpService::received(Connection& connection, std::span<const char> 
             return input.size();
         }
         consumed += result.length;
-        exchange.head_started_known = false;
+        exchange.head_started.reset();
         const http::RequestHead& head = result.head;
         if (head.method == http::Method::other) {
             // Its body, if any, would have to be skipped to go on: closing is simpler and safe.
-            send(connection, method_not_allowed_.close, false);
-            connection.close_after_flush();
+            refuse(connection, 405);
             return input.size();
         }
         const Responses& responses = route(head.target);

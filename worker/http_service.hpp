@@ -51,8 +51,7 @@ private:
 
     std::map<std::string, Responses, std::less<>> routes_;
     Responses fallback_;
-    Responses method_not_allowed_;  // only its close variant is sent
-    std::map<int, PrebuiltResponse> errors_;  // with Connection: close
+    std::map<int, PrebuiltResponse> errors_;  // refusals, each with Connection: close
     HttpDate date_;
     http::HeadLimits limits_;
     std::uint64_t responses_by_class_[4] = {};  // 2xx, 3xx, 4xx, 5xx
