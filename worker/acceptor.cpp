@@ -20,7 +20,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <optional>
 
 #include "common/address.hpp"
 #include "common/log.hpp"
@@ -38,15 +37,13 @@ constexpr int kAcceptBatch = 64;
 constexpr std::uint64_t kMinimumLead = 4;
 constexpr std::uint64_t kLeadFraction = 16;
 
-// Connections a TCP listener holds ready to be accepted (for a listening socket, TCP_INFO's
-// tcpi_unacked is its accept queue); nullopt when that cannot be told (a unix socket).
-std::optional<std::uint32_t> accept_queue_length(int fd) {
+// Whether a listener may hold connections ready to be accepted. For a TCP listening socket,
+// TCP_INFO's tcpi_unacked is its accept queue; anything else (a unix socket) may always hold some.
+bool may_hold_queued(int fd) {
     tcp_info info{};
     socklen_t length = sizeof info;
-    if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) != 0 || info.tcpi_state != TCP_LISTEN) {
-        return std::nullopt;
-    }
-    return info.tcpi_unacked;
+    if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) != 0 || info.tcpi_state != TCP_LISTEN) return true;
+    return info.tcpi_unacked > 0;
 }
 
 }  // namespace
@@ -164,9 +161,7 @@ void Acceptor::step_aside() {
     bool nudge = !seat_.board->others_accepting(seat_.slot, Clock::now());
     if (!nudge && queue_may_hold_more_) {
         nudge = std::any_of(handlers_.begin(), handlers_.end(), [](const auto& handler) {
-            if (!handler->shared || !handler->fd.valid()) return false;
-            const std::optional<std::uint32_t> queued = accept_queue_length(handler->fd.get());
-            return !queued || *queued > 0;
+            return handler->shared && handler->fd.valid() && may_hold_queued(handler->fd.get());
         });
     }
     queue_may_hold_more_ = false;
@@ -177,10 +172,9 @@ void Acceptor::on_nudge() {
     update(Clock::now());
     // Connections may be waiting that no wake-up will announce: look for them.
     for (auto& handler : handlers_) {
-        if (!handler->shared || !handler->fd.watched()) continue;
-        const std::optional<std::uint32_t> queued = accept_queue_length(handler->fd.get());
-        if (queued && *queued == 0) continue;
-        accept_batch(*handler, true);
+        if (handler->shared && handler->fd.watched() && may_hold_queued(handler->fd.get())) {
+            accept_batch(*handler, true);
+        }
     }
 }
 
