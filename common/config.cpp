@@ -572,10 +572,11 @@ private:
 
     Reader as_http(HttpConfig& http) {
         return [this, &http](const YAML::Node& value, const std::string& path) {
-            const std::array<Key, 3> keys{{
+            const std::array<Key, 4> keys{{
                 {"routes", as_http_routes(http.routes)},
                 {"default", as_http_response(http.fallback)},
                 {"headers", as_http_headers(http.headers)},
+                {"header_timeout", as_duration(std::chrono::seconds{1}, std::chrono::hours{1}, http.header_timeout)},
             }};
             read_map(value, path, keys);
         };

@@ -43,6 +43,8 @@ struct HttpConfig {
     std::vector<std::pair<std::string, HttpResponseConfig>> routes;  // exact path -> response
     HttpResponseConfig fallback{.status = 404, .body = "not found\n", .file = "", .content_type = "text/plain; charset=utf-8"};
     std::vector<std::pair<std::string, std::string>> headers;  // added to every response
+    // A request head not complete this long after its first byte is answered 408 (slowloris).
+    std::chrono::milliseconds header_timeout{10'000};
 
     bool operator==(const HttpConfig&) const = default;
 };

@@ -27,6 +27,8 @@ bool is_transient(int error) { return error == EAGAIN || error == EWOULDBLOCK ||
 
 void Service::peer_finished(Connection& connection) { connection.close_after_flush(); }
 
+void Service::deadline_passed(Connection& connection) { connection.close(); }
+
 void Connection::handle_event(std::uint32_t ready) {
     if (!open) return;  // closed earlier in this batch
     if ((ready & EPOLLOUT) && !output.empty()) {
@@ -105,6 +107,12 @@ void Connection::close_after_flush() {
 
 void Connection::close() { table->close(*this); }
 
+void Connection::set_deadline(std::chrono::milliseconds from_now) {
+    if (open) table->set_deadline(*this, Clock::now() + from_now);
+}
+
+void Connection::clear_deadline() { table->clear_deadline(*this); }
+
 void Connection::flush() {
     const std::int64_t written = table->flush_output(*this);
     if (written < 0) {
@@ -157,7 +165,7 @@ ConnectionTable::ConnectionTable(EventLoop& loop, const LimitsConfig& limits,
 
 ConnectionTable::~ConnectionTable() { close_all(); }
 
-bool ConnectionTable::open(Fd fd, Service& service) {
+Connection* ConnectionTable::open(Fd fd, Service& service) {
     Connection* connection = free_;
     if (connection != nullptr) {
         free_ = connection->newer;
@@ -176,19 +184,20 @@ bool ConnectionTable::open(Fd fd, Service& service) {
         connection->open = false;
         connection->newer = free_;
         free_ = connection;
-        return false;
+        return nullptr;
     }
     ++active_;
     connection->last_activity = Clock::now();
     link_idle(*connection);
     service.opened(*connection);
-    return true;
+    return connection;
 }
 
 void ConnectionTable::close(Connection& connection) {
     if (!connection.open) return;
     connection.open = false;
     unlink_idle(connection);
+    clear_deadline(connection);
     connection.fd.close();
     queued_ -= connection.output.size();
     connection.output.clear(chunks_);
@@ -226,6 +235,37 @@ void ConnectionTable::close_idle(Clock::time_point now) {
     while (oldest_ != nullptr && now - oldest_->last_activity >= idle_timeout_) {
         log_debug("closing a connection idle for %lld ms", static_cast<long long>(idle_timeout_.count()));
         close(*oldest_);
+    }
+}
+
+void ConnectionTable::set_deadline(Connection& connection, Clock::time_point at) {
+    clear_deadline(connection);
+    connection.deadline = at;
+    Connection* sooner = latest_deadline_;
+    while (sooner != nullptr && *sooner->deadline > at) sooner = sooner->sooner;
+    connection.sooner = sooner;
+    connection.later = sooner != nullptr ? sooner->later : soonest_deadline_;
+    if (connection.later != nullptr) connection.later->sooner = &connection;
+    else latest_deadline_ = &connection;
+    if (sooner != nullptr) sooner->later = &connection;
+    else soonest_deadline_ = &connection;
+}
+
+void ConnectionTable::clear_deadline(Connection& connection) {
+    if (!connection.deadline) return;
+    if (connection.sooner != nullptr) connection.sooner->later = connection.later;
+    else soonest_deadline_ = connection.later;
+    if (connection.later != nullptr) connection.later->sooner = connection.sooner;
+    else latest_deadline_ = connection.sooner;
+    connection.sooner = connection.later = nullptr;
+    connection.deadline.reset();
+}
+
+void ConnectionTable::expire_deadlines(Clock::time_point now) {
+    while (soonest_deadline_ != nullptr && *soonest_deadline_->deadline <= now) {
+        Connection& connection = *soonest_deadline_;
+        clear_deadline(connection);
+        connection.service->deadline_passed(connection);
     }
 }
 

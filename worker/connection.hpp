@@ -37,6 +37,10 @@ struct Connection final : EventHandler {
     // Idle list, oldest activity first; also the free list while the slot is unused.
     Connection* older = nullptr;
     Connection* newer = nullptr;
+    // A service's own deadline, if it has set one, and the table's list of them, soonest first.
+    std::optional<Clock::time_point> deadline;
+    Connection* sooner = nullptr;
+    Connection* later = nullptr;
 
     void handle_event(std::uint32_t ready) override;
 
@@ -45,6 +49,10 @@ struct Connection final : EventHandler {
     void send(std::span<const char> bytes);
     void close_after_flush();
     void close();
+    // The service hears deadline_passed() once this long has gone by, unless it clears it first;
+    // setting it again replaces the earlier one.
+    void set_deadline(std::chrono::milliseconds from_now);
+    void clear_deadline();
     // Whether the output queue holds its bound (or the worker's budget is spent): a service
     // stops answering then, and the transport offers what it left unconsumed again once the
     // output has been written.
@@ -66,9 +74,9 @@ public:
     ConnectionTable& operator=(const ConnectionTable&) = delete;
     ~ConnectionTable();
 
-    // Takes ownership of an accepted socket and starts watching it for input. Returns false (and
-    // has closed the socket) when the loop refuses it.
-    bool open(Fd fd, Service& service);
+    // Takes ownership of an accepted socket and starts watching it for input. Returns the
+    // connection, or nullptr (having closed the socket) when the loop refuses it.
+    Connection* open(Fd fd, Service& service);
 
     // Closes at once. The slot is reused only after release_closed(), so an event for it still
     // queued in the current batch finds it closed instead of finding a stranger.
@@ -83,6 +91,13 @@ public:
 
     // Closes every connection silent for the idle timeout. O(number closed): the list is ordered.
     void close_idle(Clock::time_point now);
+
+    // Service deadlines, kept soonest first. Inserting walks from the latest: O(1) when a
+    // service's deadlines are all the same length from now, which is how services use them.
+    void set_deadline(Connection& connection, Clock::time_point at);
+    void clear_deadline(Connection& connection);
+    // Tells the service of every connection whose deadline has passed. O(number passed).
+    void expire_deadlines(Clock::time_point now);
     void close_all();
 
     // Unsent output goes through these, so that the worker's total is always known.
@@ -121,6 +136,8 @@ private:
     std::vector<Connection*> closed_;
     Connection* oldest_ = nullptr;
     Connection* newest_ = nullptr;
+    Connection* soonest_deadline_ = nullptr;
+    Connection* latest_deadline_ = nullptr;
     std::size_t active_ = 0;
     std::size_t queued_ = 0;  // unsent bytes over every connection
     std::optional<Clock::time_point> over_budget_since_;

@@ -19,14 +19,14 @@ constexpr int kErrorStatuses[] = {400, 405, 408, 413, 414, 417, 431, 505};
 
 // What one connection is in the middle of, between two calls of received().
 struct HttpService::Exchange final : ServiceState {
-    std::optional<Clock::time_point> head_started;  // when the first byte of the current head arrived
+    bool head_started = false;  // some of the current head has arrived, and its deadline runs
     // While a request body is being skipped: the body, and what to answer once it is.
     std::optional<http::BodyDiscarder> body;
     const Responses* pending = nullptr;
     http::RequestHead pending_head;
 };
 
-HttpService::HttpService(const HttpConfig& config) {
+HttpService::HttpService(const HttpConfig& config) : header_timeout_(config.header_timeout) {
     date_.refresh();
     for (const auto& [path, response] : config.routes) routes_.emplace(path, build(response, config.headers));
     fallback_ = build(config.fallback, config.headers);
@@ -87,6 +87,8 @@ void HttpService::refuse(Connection& connection, int status) {
     connection.close_after_flush();
 }
 
+void HttpService::deadline_passed(Connection& connection) { refuse(connection, 408); }
+
 bool HttpService::respond(Connection& connection, const Responses& responses, const http::RequestHead& head) {
     const PrebuiltResponse& response = !head.keep_alive            ? responses.close
                                        : head.minor_version == 0 ? responses.keep_alive_http10
@@ -119,14 +121,12 @@ std::size_t HttpService::received(Connection& connection, std::span<const char> 
             }
             continue;
         }
-        const Clock::time_point now = connection.last_activity;
-        if (!exchange.head_started) exchange.head_started = now;
         const http::HeadResult result = http::parse_request_head(input.substr(consumed), limits_);
         if (result.status == http::HeadStatus::incomplete) {
-            // Slowloris: bytes keep coming, the head never ends.
-            if (now - *exchange.head_started >= kHeadTimeout) {
-                refuse(connection, 408);
-                return input.size();
+            // The clock runs from the head's first byte, however slowly the rest comes.
+            if (!exchange.head_started) {
+                exchange.head_started = true;
+                connection.set_deadline(header_timeout_);
             }
             return consumed;
         }
@@ -135,7 +135,10 @@ std::size_t HttpService::received(Connection& connection, std::span<const char> 
             return input.size();
         }
         consumed += result.length;
-        exchange.head_started.reset();
+        if (exchange.head_started) {
+            exchange.head_started = false;
+            connection.clear_deadline();
+        }
         const http::RequestHead& head = result.head;
         if (head.method == http::Method::other) {
             // Its body, if any, would have to be skipped to go on: closing is simpler and safe.

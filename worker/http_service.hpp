@@ -19,14 +19,12 @@ class HttpService final : public Service {
 public:
     // A request body beyond this is refused with 413: the service has no use for bodies.
     static constexpr std::uint64_t kMaxRequestBody = 1024 * 1024;
-    // A request head that has taken longer than this is answered 408 when its next bytes come;
-    // a client that sends nothing at all is closed by timeouts.idle.
-    static constexpr std::chrono::seconds kHeadTimeout{10};
-
     explicit HttpService(const HttpConfig& config);
 
     void opened(Connection& connection) override;
     std::size_t received(Connection& connection, std::span<const char> bytes) override;
+    // A head took longer than http.header_timeout: 408 and close (slowloris).
+    void deadline_passed(Connection& connection) override;
     void add_counters(WorkerCounters& counters) const override;
 
 private:
@@ -54,6 +52,7 @@ private:
     std::map<int, PrebuiltResponse> errors_;  // refusals, each with Connection: close
     HttpDate date_;
     http::HeadLimits limits_;
+    std::chrono::milliseconds header_timeout_;
     std::uint64_t responses_by_class_[4] = {};  // 2xx, 3xx, 4xx, 5xx
 };
 

@@ -32,6 +32,8 @@ public:
     virtual void drained(Connection&) {}
     // The peer will send nothing more. By default the connection closes once its output is out.
     virtual void peer_finished(Connection& connection);
+    // The deadline it set on this connection has passed. By default the connection closes.
+    virtual void deadline_passed(Connection& connection);
     // Adds what it counts to the worker's heartbeat.
     virtual void add_counters(WorkerCounters&) const {}
 };

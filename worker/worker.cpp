@@ -173,6 +173,7 @@ void Worker::on_tick() {
     if (::read(tick_timer_.get(), &expirations, sizeof expirations) < 0) return;
     const Clock::time_point now = Clock::now();
     send_to_master(MessageType::heartbeat);
+    connections_.expire_deadlines(now);
     connections_.close_idle(now);
     connections_.enforce_output_budget(now);
     if (draining_ && now >= drain_deadline_) {

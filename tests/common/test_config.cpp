@@ -429,7 +429,7 @@ TEST_CASE("the http map of an http listener is checked key by key") {
           "sequence");
     CHECK(result.errors[1].to_string() ==
           "test.yaml:7:7: error: unknown key \"listen[0].http.status\"; known keys in "
-          "listen[0].http: routes, default, headers");
+          "listen[0].http: routes, default, headers, header_timeout");
 }
 
 TEST_CASE("http routes, default and headers are read and checked") {
@@ -447,7 +447,8 @@ TEST_CASE("http routes, default and headers are read and checked") {
         "        /healthz: {status: 200, body: \"ok\\n\"}\n"
         "        /: {status: 503, file: maintenance.html, content_type: text/html}\n"
         "      default: {status: 404, body: \"not found\\n\"}\n"
-        "      headers: {Cache-Control: no-store}\n";
+        "      headers: {Cache-Control: no-store}\n"
+        "      header_timeout: 2500ms\n";
     const ConfigResult result = parse_config(yaml, std::string(directory) + "/corral.yaml");
     ::unlink(page.c_str());
     ::rmdir(directory);
@@ -466,6 +467,7 @@ TEST_CASE("http routes, default and headers are read and checked") {
     CHECK(http.fallback.status == 404);
     REQUIRE(http.headers.size() == 1);
     CHECK(http.headers[0] == std::pair<std::string, std::string>("Cache-Control", "no-store"));
+    CHECK(http.header_timeout == std::chrono::milliseconds(2500));
 
     const std::vector<std::pair<std::string, std::string>> refused = {
         {"routes: {healthz: {status: 200}}", "is not a path"},
@@ -478,6 +480,8 @@ TEST_CASE("http routes, default and headers are read and checked") {
         {"headers: {\"bad name\": x}", "is not a header name"},
         {"headers: {X-A: \"a\\r\\nInjected: yes\"}", "holds a control character"},
         {"routes: {/: {status: 200, content_type: \"text/html\\r\\nX: y\"}}", "holds a control character"},
+        {"header_timeout: 500ms", "header_timeout: expected a duration from 1s to 1h"},
+        {"header_timeout: 0", "header_timeout: expected a duration from 1s to 1h"},
     };
     for (const auto& [block, reason] : refused) {
         CAPTURE(block);

@@ -196,16 +196,21 @@ TEST_CASE("http: hostile requests get their status and a close") {
     CHECK(read_responses(client.get(), 1).ends_with("ok\n"));
 }
 
-TEST_CASE("http: a head that trickles in for longer than the head timeout gets 408 and a close") {
+// http_config with a header timeout of one second, so that slow heads are found out quickly.
+std::string http_config_with_header_timeout(std::uint16_t port) {
+    return http_config(port) + "      header_timeout: 1s\n";
+}
+
+TEST_CASE("http: a head that trickles in for longer than http.header_timeout gets 408 and a close") {
     const std::uint16_t port = free_port();
-    CorralProcess corral(http_config(port));
+    CorralProcess corral(http_config_with_header_timeout(port));
     REQUIRE(corral.wait_ready().size() == 1);
     Fd client = connect_to("127.0.0.1", port);
     REQUIRE(send_all(client.get(), "GET /healthz HTTP/1.1\r\nHost: a\r\nX-Slow: "));
-    // One byte a second, as a slowloris client sends them: never idle, never done.
+    // A byte every 200 ms, as a slowloris client sends them: never idle, never done.
     std::string reply;
-    for (int second = 0; second < 20 && reply.empty(); ++second) {
-        std::this_thread::sleep_for(std::chrono::seconds(1));
+    for (int step = 0; step < 100 && reply.empty(); ++step) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
         if (!send_all(client.get(), "a")) break;
         pollfd readable{.fd = client.get(), .events = POLLIN, .revents = 0};
         if (::poll(&readable, 1, 0) > 0) reply = read_until_closed(client.get());
@@ -213,6 +218,37 @@ TEST_CASE("http: a head that trickles in for longer than the head timeout gets 4
     if (reply.empty()) reply = read_until_closed(client.get(), 2000);
     CHECK(reply.starts_with("HTTP/1.1 408 Request Timeout\r\n"));
     CHECK_FALSE(reply.ends_with("<still open>"));
+}
+
+TEST_CASE("http: a head that stops half-way gets 408 and a close after http.header_timeout, not timeouts.idle") {
+    const std::uint16_t port = free_port();
+    CorralProcess corral(http_config_with_header_timeout(port));
+    REQUIRE(corral.wait_ready().size() == 1);
+    Fd client = connect_to("127.0.0.1", port);
+    REQUIRE(send_all(client.get(), "GET /healthz HTTP/1.1\r\nHost: a\r\n"));
+    const auto sent_at = std::chrono::steady_clock::now();
+    // timeouts.idle is 60 s: a reply within 10 s can only come from the header timeout.
+    const std::string reply = read_until_closed(client.get(), 10'000);
+    MESSAGE("408 after " << std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::steady_clock::now() - sent_at).count() << " ms");
+    CHECK(reply.starts_with("HTTP/1.1 408 Request Timeout\r\n"));
+    CHECK_FALSE(reply.ends_with("<still open>"));
+}
+
+TEST_CASE("http: a kept-alive connection waiting between requests is not cut by http.header_timeout") {
+    const std::uint16_t port = free_port();
+    CorralProcess corral(http_config_with_header_timeout(port));
+    REQUIRE(corral.wait_ready().size() == 1);
+    Fd client = connect_to("127.0.0.1", port);
+    const std::string request = "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n";
+    REQUIRE(send_all(client.get(), request));
+    // Waiting with nothing sent is timeouts.idle's business; three header timeouts pass first.
+    const std::string first = read_until_closed(client.get(), 3000);
+    CHECK(first.starts_with("HTTP/1.1 200 OK\r\n"));
+    CHECK(first.ends_with("<still open>"));
+    REQUIRE(send_all(client.get(), request));
+    const std::string second = read_until_closed(client.get(), 2000);
+    CHECK(second.starts_with("HTTP/1.1 200 OK\r\n"));
 }
 
 TEST_CASE("http: /metrics counts the requests answered by status class, over the workers") {

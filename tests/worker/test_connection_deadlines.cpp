@@ -1,0 +1,93 @@
+// A service's deadlines reach it soonest first, once each, and never after it cleared them or
+// the connection closed.
+#include <doctest/doctest.h>
+#include <sys/socket.h>
+
+#include <vector>
+
+#include "common/event_loop.hpp"
+#include "common/fd.hpp"
+#include "worker/connection.hpp"
+
+using namespace corral;
+
+namespace {
+
+// Records which connections' deadlines passed, by the number it gave each in opened().
+class RecordingService final : public Service {
+public:
+    struct Number final : ServiceState {
+        explicit Number(int value) : value(value) {}
+        int value;
+    };
+
+    void opened(Connection& connection) override { connection.state = std::make_unique<Number>(next_++); }
+    std::size_t received(Connection&, std::span<const char> bytes) override { return bytes.size(); }
+    void deadline_passed(Connection& connection) override {
+        passed.push_back(static_cast<Number&>(*connection.state).value);
+    }
+
+    std::vector<int> passed;
+
+private:
+    int next_ = 0;
+};
+
+struct Table {
+    EventLoop loop;
+    ConnectionTable connections{loop, LimitsConfig{}, std::chrono::milliseconds{0}};
+    RecordingService service;
+    std::vector<Fd> peers;
+
+    Connection& open() {
+        int pair[2];
+        REQUIRE(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) == 0);
+        peers.emplace_back(pair[1]);
+        Connection* connection = connections.open(Fd(pair[0]), service);
+        REQUIRE(connection != nullptr);
+        return *connection;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("deadlines set in any order pass soonest first, each once") {
+    Table table;
+    const Clock::time_point start = Clock::now();
+    Connection& a = table.open();
+    Connection& b = table.open();
+    Connection& c = table.open();
+    Connection& d = table.open();
+    table.connections.set_deadline(a, start + std::chrono::seconds(3));
+    table.connections.set_deadline(b, start + std::chrono::seconds(1));
+    table.connections.set_deadline(c, start + std::chrono::seconds(3));
+    table.connections.set_deadline(d, start + std::chrono::seconds(2));
+
+    table.connections.expire_deadlines(start);
+    CHECK(table.service.passed.empty());
+    table.connections.expire_deadlines(start + std::chrono::seconds(2));
+    CHECK(table.service.passed == std::vector<int>{1, 3});
+    table.connections.expire_deadlines(start + std::chrono::seconds(5));
+    CHECK(table.service.passed == std::vector<int>{1, 3, 0, 2});
+    table.connections.expire_deadlines(start + std::chrono::seconds(9));
+    CHECK(table.service.passed.size() == 4);
+}
+
+TEST_CASE("a deadline cleared, replaced or belonging to a closed connection does not pass") {
+    Table table;
+    const Clock::time_point start = Clock::now();
+    Connection& a = table.open();
+    Connection& b = table.open();
+    Connection& c = table.open();
+    table.connections.set_deadline(a, start + std::chrono::seconds(1));
+    table.connections.set_deadline(b, start + std::chrono::seconds(1));
+    table.connections.set_deadline(c, start + std::chrono::seconds(1));
+    table.connections.clear_deadline(a);
+    table.connections.close(b);
+    table.connections.set_deadline(c, start + std::chrono::seconds(4));
+
+    table.connections.expire_deadlines(start + std::chrono::seconds(2));
+    CHECK(table.service.passed.empty());
+    table.connections.expire_deadlines(start + std::chrono::seconds(4));
+    CHECK(table.service.passed == std::vector<int>{2});
+}
