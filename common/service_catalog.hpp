@@ -1,30 +1,47 @@
-// The services a listener can serve, by name: the one list that config validation, log lines and
-// the documentation take their names from. A new service gets its entry here and its
-// implementation in worker/services.cpp.
+// The services a listener can serve, by name: the one list that config validation, log lines,
+// /status and the documentation take their names from. A service with settings of its own names
+// the key of its block in a listener and the function that reads it; the worker makes each
+// service in worker/services.cpp.
 #pragma once
 
 #include <array>
+#include <string>
 #include <string_view>
 
 #include "common/config_types.hpp"
+#include "common/http_settings.hpp"
+
+namespace YAML {
+class Node;
+}
 
 namespace corral {
+
+class ConfigReader;
 
 struct ServiceEntry {
     std::string_view name;
     ServiceKind value;
+    // The key of the service's own block in a listener ("" for none), required when the listener
+    // serves it and refused otherwise, and the reader of that block.
+    std::string_view settings_key;
+    void (*read_settings)(ConfigReader&, const YAML::Node& block, const std::string& path, ListenConfig&);
+    // What the block holds, for the message that says it is missing.
+    std::string_view settings_summary;
 };
 
 inline constexpr std::array<ServiceEntry, 2> kServiceCatalog{{
-    {"echo", ServiceKind::echo},
-    {"http", ServiceKind::http},
+    {"echo", ServiceKind::echo, "", nullptr, ""},
+    {"http", ServiceKind::http, "http", read_http_settings, "routes, default and headers"},
 }};
 
-constexpr std::string_view service_name(ServiceKind kind) {
+constexpr const ServiceEntry& service_entry(ServiceKind kind) {
     for (const ServiceEntry& entry : kServiceCatalog) {
-        if (entry.value == kind) return entry.name;
+        if (entry.value == kind) return entry;
     }
-    return "unknown";
+    return kServiceCatalog.front();
 }
+
+constexpr std::string_view service_name(ServiceKind kind) { return service_entry(kind).name; }
 
 }  // namespace corral

@@ -212,6 +212,10 @@ int control_status(const Config& config, bool json) {
         std::printf("last reload: %s%s%s\n", last.ok ? "ok" : "failed", last.error.empty() ? "" : ": ",
                     last.error.c_str());
     }
+    std::string listening;
+    for (const StatusDocument::Listener& listener : status.listeners)
+        listening += (listening.empty() ? "" : ", ") + listener.address + " (" + listener.service + ")";
+    if (!listening.empty()) std::printf("listening: %s\n", listening.c_str());
     std::printf("%8s %10s %9s %12s %6s %10s\n", "PID", "GENERATION", "STATE", "CONNECTIONS", "SHARE", "ACCEPTED");
     for (const StatusDocument::Worker& worker : status.workers) {
         // A generation without connections has no shares to show.

@@ -5,6 +5,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "common/address.hpp"
+#include "common/service_catalog.hpp"
 #include "master/master.hpp"
 
 namespace corral {
@@ -53,8 +55,15 @@ std::string Master::status_json() const {
         {"reload_failures", reload_failures_},
         {"worker_restarts", worker_restarts_},
         {"last_reload", nullptr},
+        {"listeners", nlohmann::json::array()},
         {"workers", nlohmann::json::array()},
     };
+    for (const auto& listener : current_.listeners) {
+        status["listeners"].push_back({
+            {"address", format_address(listener->bound)},
+            {"service", service_name(listener->config.service)},
+        });
+    }
     if (last_reload_) {
         status["last_reload"] = {
             {"result", last_reload_->ok ? "ok" : "failed"},

@@ -72,6 +72,25 @@ bool read_last_reload(const Json& status, std::optional<StatusDocument::LastRelo
     return true;
 }
 
+bool read_listeners(const Json& status, std::vector<StatusDocument::Listener>& out, std::string& error) {
+    const auto found = status.find("listeners");
+    if (found == status.end() || found->is_null()) return true;
+    if (!found->is_array()) {
+        error = "\"listeners\" is not an array";
+        return false;
+    }
+    for (const Json& entry : *found) {
+        StatusDocument::Listener listener;
+        if (!entry.is_object() || !read_field(entry, "address", listener.address, error) ||
+            !read_field(entry, "service", listener.service, error)) {
+            error = "listeners: an entry is not an object with an address and a service";
+            return false;
+        }
+        out.push_back(std::move(listener));
+    }
+    return true;
+}
+
 bool read_workers(const Json& status, std::vector<StatusDocument::Worker>& out, std::string& error) {
     const auto found = status.find("workers");
     if (found == status.end() || found->is_null()) return true;
@@ -112,7 +131,8 @@ std::optional<StatusDocument> read_status_document(std::string_view body, std::s
         !read_field(status, "reloads", document.reloads, error) ||
         !read_field(status, "reload_failures", document.reload_failures, error) ||
         !read_field(status, "worker_restarts", document.worker_restarts, error) ||
-        !read_last_reload(status, document.last_reload, error) || !read_workers(status, document.workers, error)) {
+        !read_last_reload(status, document.last_reload, error) ||
+        !read_listeners(status, document.listeners, error) || !read_workers(status, document.workers, error)) {
         return std::nullopt;
     }
     return document;

@@ -19,6 +19,10 @@ struct StatusDocument {
         std::string error;
         std::uint64_t generation = 0;
     };
+    struct Listener {
+        std::string address;
+        std::string service;
+    };
     struct Worker {
         pid_t pid = 0;
         std::uint64_t generation = 0;
@@ -35,6 +39,7 @@ struct StatusDocument {
     std::uint64_t reload_failures = 0;
     std::uint64_t worker_restarts = 0;
     std::optional<LastReload> last_reload;
+    std::vector<Listener> listeners;
     std::vector<Worker> workers;
 };
 

@@ -33,6 +33,9 @@ TEST_CASE("/healthz, /status and /metrics describe the running master") {
     CHECK(status["state"] == "running");
     CHECK(status["reloads"] == 0);
     CHECK(status["last_reload"].is_null());
+    REQUIRE(status["listeners"].size() == 1);
+    CHECK(status["listeners"][0]["address"] == "127.0.0.1:" + std::to_string(ports[0]));
+    CHECK(status["listeners"][0]["service"] == "echo");
     std::set<pid_t> reported;
     for (const auto& worker : status["workers"]) {
         reported.insert(worker["pid"].get<pid_t>());
@@ -104,6 +107,8 @@ TEST_CASE("corral status, and reload refusing without admin.listen") {
     const CommandResult text = run_corral({"status", "-c", corral.config_path()});
     CHECK(text.exit_code == 0);
     CHECK(text.out.find("master " + std::to_string(corral.pid()) + ": running, generation 1") != std::string::npos);
+    CHECK(text.out.find("listening: 127.0.0.1:") != std::string::npos);
+    CHECK(text.out.find(" (echo)\n") != std::string::npos);
     for (pid_t worker : corral.workers()) CHECK(text.out.find(std::to_string(worker)) != std::string::npos);
     const CommandResult json = run_corral({"status", "-c", corral.config_path(), "--json"});
     CHECK(json.exit_code == 0);

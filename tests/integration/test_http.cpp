@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/admin.hpp"
 #include "tests/support/client.hpp"
 #include "tests/support/corral_process.hpp"
 
@@ -274,6 +275,9 @@ TEST_CASE("http: /metrics counts the requests answered by status class, over the
     CHECK(metrics.find("corral_requests_total{service=\"http\",class=\"3xx\"} 0\n") != std::string::npos);
     CHECK(metrics.find("corral_requests_total{service=\"http\",class=\"4xx\"} 2\n") != std::string::npos);
     CHECK(metrics.find("corral_requests_total{service=\"http\",class=\"5xx\"} 1\n") != std::string::npos);
+    const nlohmann::json status = admin_status(admin);
+    REQUIRE(status["listeners"].size() == 1);
+    CHECK(status["listeners"][0]["service"] == "http");
 }
 
 TEST_CASE("http: pipelined requests for a large page from a client that does not read stay within the output bound") {

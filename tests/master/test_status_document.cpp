@@ -11,6 +11,7 @@ TEST_CASE("a master's /status reads back field by field") {
     const auto status = read_status_document(
         R"({"pid":4242,"generation":3,"state":"running","reloads":2,"reload_failures":1,"worker_restarts":5,)"
         R"("last_reload":{"result":"failed","error":"bad file","generation":3,"at":1700000000},)"
+        R"("listeners":[{"address":"127.0.0.1:7000","service":"echo"}],)"
         R"("workers":[{"pid":4243,"generation":3,"state":"ready","connections":7,"share":0.25,"accepted":9,"started_at":1}]})",
         error);
     REQUIRE(status);
@@ -23,6 +24,9 @@ TEST_CASE("a master's /status reads back field by field") {
     REQUIRE(status->last_reload);
     CHECK_FALSE(status->last_reload->ok);
     CHECK(status->last_reload->error == "bad file");
+    REQUIRE(status->listeners.size() == 1);
+    CHECK(status->listeners[0].address == "127.0.0.1:7000");
+    CHECK(status->listeners[0].service == "echo");
     REQUIRE(status->workers.size() == 1);
     CHECK(status->workers[0].pid == 4243);
     CHECK(status->workers[0].state == "ready");
@@ -49,6 +53,8 @@ TEST_CASE("a /status of another shape is refused with the reason") {
         {R"({"pid":1,"last_reload":[]})", "\"last_reload\" is not an object"},
         {R"({"pid":1,"last_reload":{"error":5}})", "\"error\" is not a string"},
         {R"({"pid":1,"workers":{}})", "\"workers\" is not an array"},
+        {R"({"pid":1,"listeners":"a"})", "\"listeners\" is not an array"},
+        {R"({"pid":1,"listeners":[{"address":1}]})", "listeners: an entry is not an object"},
         {R"({"pid":1,"workers":[3]})", "not an object"},
         {R"({"pid":1,"workers":[{"pid":"2"}]})", "workers: \"pid\" is not a non-negative integer"},
         {R"({"pid":1,"workers":[{"pid":2,"share":"half"}]})", "workers: \"share\" is not a number from 0 to 1"},
