@@ -169,6 +169,7 @@ private:
         const SeenKeys seen = read_map(root, "", top_keys);
         resolve_account(root);
         resolve_admin_group(root);
+        run_deferred(config_);
         if (const auto listen = seen.find("listen"); listen == seen.end())
             fail(root.Mark(),
                  "listen: required key is missing; add at least one listener, e.g. "

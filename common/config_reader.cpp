@@ -253,6 +253,11 @@ ConfigReader::Reader ConfigReader::as_map(std::span<const Key> keys) {
     };
 }
 
+void ConfigReader::run_deferred(const Config& config) {
+    for (const auto& check : deferred_) check(config);
+    deferred_.clear();
+}
+
 std::vector<ConfigError> ConfigReader::take_errors() {
     std::stable_sort(errors_.begin(), errors_.end(),
                      [](const auto& a, const auto& b) { return std::tie(a.line, a.column) < std::tie(b.line, b.column); });

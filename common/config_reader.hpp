@@ -78,6 +78,11 @@ public:
     Reader as_string(std::string& out);
     Reader as_map(std::span<const Key> keys);
 
+    // A check that needs the whole configuration (the account workers run as, say): run by
+    // run_deferred() once everything has been read.
+    void defer(std::function<void(const Config&)> check) { deferred_.push_back(std::move(check)); }
+    void run_deferred(const Config& config);
+
     bool has_errors() const { return !errors_.empty(); }
     // The errors in the order of the document.
     std::vector<ConfigError> take_errors();
@@ -88,6 +93,7 @@ protected:
 private:
     std::string file_;
     std::vector<ConfigError> errors_;
+    std::vector<std::function<void(const Config&)>> deferred_;
 };
 
 template <typename Integer>

@@ -25,7 +25,7 @@ struct Address {
     bool operator==(const Address&) const = default;
 };
 
-enum class ServiceKind { echo, http };
+enum class ServiceKind { echo, http, module };
 enum class Balance { exclusive, reuseport };
 enum class LogLevel { debug, info, notice, warning, error };
 
@@ -49,12 +49,22 @@ struct HttpConfig {
     bool operator==(const HttpConfig&) const = default;
 };
 
+// A module the workers load for service: module (see corral/module.h).
+struct ModuleConfig {
+    std::string path;  // absolute, resolved against the config file's directory
+    std::string settings_yaml = "{}";  // module.settings as YAML text, handed over as it stands
+    std::vector<std::pair<std::string, std::string>> scalar_settings;  // its top-level scalar values
+
+    bool operator==(const ModuleConfig&) const = default;
+};
+
 struct ListenConfig {
     Address address;
     ServiceKind service = ServiceKind::echo;
     int backlog = 4096;
     Balance balance = Balance::exclusive;
     HttpConfig http;  // service: http only
+    ModuleConfig module;  // service: module only
 };
 
 struct LimitsConfig {

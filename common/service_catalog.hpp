@@ -10,6 +10,7 @@
 
 #include "common/config_types.hpp"
 #include "common/http_settings.hpp"
+#include "common/module_settings.hpp"
 
 namespace YAML {
 class Node;
@@ -30,9 +31,10 @@ struct ServiceEntry {
     std::string_view settings_summary;
 };
 
-inline constexpr std::array<ServiceEntry, 2> kServiceCatalog{{
+inline constexpr std::array<ServiceEntry, 3> kServiceCatalog{{
     {"echo", ServiceKind::echo, "", nullptr, ""},
     {"http", ServiceKind::http, "http", read_http_settings, "routes, default and headers"},
+    {"module", ServiceKind::module, "module", read_module_settings, "the path of the module and its settings"},
 }};
 
 constexpr const ServiceEntry& service_entry(ServiceKind kind) {

@@ -14,7 +14,7 @@
 #include "common/address.hpp"
 #include "common/log.hpp"
 #include "common/service_catalog.hpp"
-#include "master/trusted_path.hpp"
+#include "common/trusted_path.hpp"
 
 namespace corral {
 namespace {

@@ -8,7 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "master/trusted_path.hpp"
+#include "common/trusted_path.hpp"
 
 namespace corral {
 

@@ -18,7 +18,7 @@
 #include "common/notify.hpp"
 #include "common/signals.hpp"
 #include "master/log_file.hpp"
-#include "master/trusted_path.hpp"
+#include "common/trusted_path.hpp"
 
 namespace corral {
 namespace {

@@ -11,7 +11,7 @@
 
 #include "common/fd.hpp"
 #include "common/log.hpp"
-#include "master/trusted_path.hpp"
+#include "common/trusted_path.hpp"
 
 namespace corral {
 

@@ -8,7 +8,7 @@
 #include "common/log.hpp"
 #include "common/notify.hpp"
 #include "master/master.hpp"
-#include "master/trusted_path.hpp"
+#include "common/trusted_path.hpp"
 
 namespace corral {
 namespace {

@@ -69,6 +69,11 @@ bool Acceptor::start() {
                       format_address(handler->config.address).c_str());
             return false;
         }
+        if (const std::string failure = handler->service->start(); !failure.empty()) {
+            log_error("%s (listener %s)", failure.c_str(), format_address(handler->config.address).c_str());
+            start_failure_ = failure;
+            return false;
+        }
     }
     if (seat_.board != nullptr) {
         // A descriptor of our own for the loop; the board's stays with the board.
@@ -97,6 +102,12 @@ void Acceptor::close_listeners() {
     closed_ = true;
     publish();
     if (was_accepting_shared) step_aside();
+}
+
+void Acceptor::stop_services() {
+    for (const auto& handler : handlers_) {
+        if (handler->service) handler->service->stop();
+    }
 }
 
 void Acceptor::add_service_counters(WorkerCounters& counters) const {

@@ -43,6 +43,11 @@ public:
     // the nudge cannot be added to the loop.
     bool start();
 
+    // Why start() failed, when a service said why (a module that did not start), for the master.
+    const std::string& start_failure() const { return start_failure_; }
+    // Tells each service the worker is leaving; its connections are all closed by then.
+    void stop_services();
+
     // Draining: the listeners are closed for good, so this process accepts nothing more.
     void close_listeners();
 
@@ -94,6 +99,7 @@ private:
     // accept on it did not come back empty.
     bool queue_may_hold_more_ = false;
     DescriptorShortage descriptor_shortage_;
+    std::string start_failure_;
     bool connection_limit_logged_ = false;
 };
 

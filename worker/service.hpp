@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <span>
+#include <string>
 
 #include "common/ipc.hpp"
 
@@ -22,6 +23,13 @@ struct ServiceState {
 class Service {
 public:
     virtual ~Service() = default;
+
+    // Called once the worker has dropped privileges, before it accepts: the empty string, or one
+    // sentence saying why the service cannot serve (the worker then exits, and the start or the
+    // reload fails with it).
+    virtual std::string start() { return {}; }
+    // Called when the worker leaves, after every connection has been closed.
+    virtual void stop() {}
 
     // A connection was accepted; the service may give it state of its own.
     virtual void opened(Connection&) {}

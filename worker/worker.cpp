@@ -133,6 +133,7 @@ int Worker::run() {
         if (draining_ && connections_.active() == 0) break;
     }
     connections_.close_all();
+    acceptor_.stop_services();
     log_debug("exiting");
     return kWorkerExitOk;
 }

@@ -1,6 +1,6 @@
 // Trusted paths. A directory check over the resolved path is enough once it passes: no one who
 // could change a checked directory is left to race the open that follows.
-#include "master/trusted_path.hpp"
+#include "common/trusted_path.hpp"
 
 #include <unistd.h>
 

@@ -1,0 +1,19 @@
+// The dynamic symbols a shared object defines, read from its ELF file as bytes: what `corral
+// check` and the master learn about a module without loading it, since loading runs its code.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace corral {
+
+// The names of the defined symbols in the image's .dynsym that start with `prefix`, or nothing
+// with error saying why the image is not a shared object this machine could load (not ELF, another
+// class or byte order, no dynamic symbol table, or offsets that point outside the image).
+std::optional<std::vector<std::string>> defined_dynamic_symbols(std::span<const std::byte> image,
+                                                                std::string_view prefix, std::string& error);
+
+}  // namespace corral

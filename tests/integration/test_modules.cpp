@@ -1,0 +1,111 @@
+// service: module: the example echo module and a settings-driven fixture, loaded by the real
+// binary; corral check's refusals of files it must not load; a module whose start fails.
+#include <doctest/doctest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+
+#include "tests/support/client.hpp"
+#include "tests/support/corral_process.hpp"
+
+using namespace corral;
+using namespace corral::test;
+
+namespace {
+
+// A module the build made, copied into dir so that the test owns its mode and its directory.
+std::string copy_module(const TempDir& dir, const char* variable, const std::string& name) {
+    const char* built = std::getenv(variable);
+    if (built == nullptr) throw std::runtime_error(std::string(variable) + " is not set");
+    const std::string copy = dir.path() + "/" + name;
+    std::filesystem::copy_file(built, copy, std::filesystem::copy_options::overwrite_existing);
+    ::chmod(copy.c_str(), 0755);
+    return copy;
+}
+
+std::string module_config(const std::string& module, const std::string& settings = "{}") {
+    return "workers: 2\nlisten:\n  - address: 127.0.0.1:0\n    service: module\n    module:\n      path: " + module +
+           "\n      settings: " + settings + "\n";
+}
+
+std::string check_errors(const TempDir& dir, const std::string& config) {
+    const std::string file = dir.write("check.yaml", config);
+    const CommandResult result = run_corral({"check", "-c", file});
+    if (result.exit_code == 0) return "";
+    return result.err;
+}
+
+}  // namespace
+
+TEST_CASE("modules: the echo module echoes, in every worker") {
+    TempDir modules;
+    const std::string echo = copy_module(modules, "CORRAL_MODULE_ECHO", "echo.so");
+    CHECK(check_errors(modules, module_config(echo)).empty());
+    CorralProcess corral(module_config(echo));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    for (int i = 0; i < 20; ++i) {
+        Fd client = connect_to("127.0.0.1", ports[0]);
+        REQUIRE(echoes(client.get(), "through the module " + std::to_string(i)));
+    }
+}
+
+TEST_CASE("modules: settings reach the module, and it logs through corral") {
+    TempDir modules;
+    const std::string fixture = copy_module(modules, "CORRAL_MODULE_FIXTURE", "fixture.so");
+    CorralProcess corral(module_config(fixture, "{greeting: \"hello\\n\", nested: {ignored: [1, 2]}}"));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    Fd client = connect_to("127.0.0.1", ports[0]);
+    CHECK(receive_exactly(client.get(), 6) == "hello\n");
+    CHECK(echoes(client.get(), "after the greeting"));
+    CHECK(corral.wait_for_log("module fixture: fixture started"));
+}
+
+TEST_CASE("modules: corral check refuses a module it must not load, saying why, without loading it") {
+    TempDir modules;
+    const std::string echo = copy_module(modules, "CORRAL_MODULE_ECHO", "echo.so");
+    const std::string future = copy_module(modules, "CORRAL_MODULE_ABI_V2", "future.so");
+    CHECK(check_errors(modules, module_config(future))
+              .find("listen[0].module.path: " + future +
+                    ": it was built for module ABI version 2, and this corral loads version 1") != std::string::npos);
+
+    const std::string text = modules.write("notes.txt", "not a shared object\n");
+    CHECK(check_errors(modules, module_config(text)).find(text + ": it is not an ELF file") != std::string::npos);
+
+    const std::string writable = copy_module(modules, "CORRAL_MODULE_ECHO", "writable.so");
+    ::chmod(writable.c_str(), 0775);
+    CHECK(check_errors(modules, module_config(writable)).find("writable by its group or by others") !=
+          std::string::npos);
+
+    const std::string link = modules.path() + "/link.so";
+    REQUIRE(::symlink(echo.c_str(), link.c_str()) == 0);
+    CHECK(check_errors(modules, module_config(link)).find("it is a symbolic link") != std::string::npos);
+
+    const std::string foreign = copy_module(modules, "CORRAL_MODULE_ECHO", "foreign.so");
+    REQUIRE(::chown(foreign.c_str(), 65534, 65534) == 0);
+    CHECK(check_errors(modules, module_config(foreign)).find("owned by uid 65534") != std::string::npos);
+
+    const std::string missing = modules.path() + "/missing.so";
+    CHECK(check_errors(modules, module_config(missing)).find(missing + ": cannot open it") != std::string::npos);
+
+    CHECK(check_errors(modules, "listen:\n  - address: 127.0.0.1:0\n    service: module\n")
+              .find("listen[0].module: required for service: module") != std::string::npos);
+    CHECK(check_errors(modules, "listen:\n  - address: 127.0.0.1:0\n    module: {path: " + echo + "}\n")
+              .find("listen[0].module: applies only to service: module, and this listener serves echo") !=
+          std::string::npos);
+}
+
+TEST_CASE("modules: a module whose start fails stops corral run with its reason") {
+    TempDir modules;
+    const std::string fixture = copy_module(modules, "CORRAL_MODULE_FIXTURE", "fixture.so");
+    CorralProcess corral(module_config(fixture, "{fail_start: \"no backend configured\"}"));
+    const std::optional<int> code = corral.wait_exit();
+    REQUIRE(code);
+    CHECK(*code == 1);
+    CHECK(corral.log().find("module fixture did not start: no backend configured") != std::string::npos);
+}

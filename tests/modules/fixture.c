@@ -1,0 +1,61 @@
+/* A module for the tests, driven by its settings:
+ *   greeting: TEXT    sent on every new connection, then every byte is echoed;
+ *   fail_start: TEXT  worker_start fails with TEXT as its reason;
+ *   crash_on: TEXT    the worker aborts when a read holds TEXT.
+ * It counts the bytes it echoed in the counter "echoed_bytes". */
+#define _GNU_SOURCE /* memmem */
+#include <corral/module.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct fixture {
+    corral_worker *worker;
+    const corral_host *host;
+    const char *greeting;
+    const char *crash_on;
+    int echoed_bytes;
+} fixture;
+
+static fixture the_fixture;
+
+static int fixture_start(corral_worker *worker, const corral_host *host, void **instance, char *error,
+                         size_t error_size) {
+    const char *fail = host->setting(worker, "fail_start");
+    if (fail != NULL) {
+        strncpy(error, fail, error_size - 1);
+        error[error_size - 1] = '\0';
+        return -1;
+    }
+    the_fixture.worker = worker;
+    the_fixture.host = host;
+    the_fixture.greeting = host->setting(worker, "greeting");
+    the_fixture.crash_on = host->setting(worker, "crash_on");
+    the_fixture.echoed_bytes = host->register_counter(worker, "echoed_bytes");
+    *instance = &the_fixture;
+    host->log(worker, CORRAL_LOG_INFO, "fixture started");
+    return 0;
+}
+
+static void *fixture_opened(void *instance, corral_connection *connection) {
+    fixture *self = instance;
+    if (self->greeting != NULL) self->host->send(connection, self->greeting, strlen(self->greeting));
+    return NULL;
+}
+
+static size_t fixture_received(void *instance, corral_connection *connection, void *state, const char *bytes,
+                               size_t length) {
+    fixture *self = instance;
+    (void)state;
+    if (self->crash_on != NULL && memmem(bytes, length, self->crash_on, strlen(self->crash_on)) != NULL) abort();
+    self->host->send(connection, bytes, length);
+    self->host->add_to_counter(self->worker, self->echoed_bytes, length);
+    return length;
+}
+
+CORRAL_MODULE_DEFINE = {
+    .abi_version = CORRAL_MODULE_ABI_VERSION,
+    .name = "fixture",
+    .worker_start = fixture_start,
+    .opened = fixture_opened,
+    .received = fixture_received,
+};
