@@ -309,7 +309,7 @@ TEST_CASE("unknown keys are errors with a suggestion when one is close") {
          "unknown key \"log.format\"; known keys in log: level, file"},
         {"listen:\n  - address: 127.0.0.1:7000\n    tls: true\n", 3, 5,
          "unknown key \"listen[0].tls\"; known keys in listen[0]: address, service, backlog, "
-         "balance, http"},
+         "balance, http, module"},
     });
 }
 
@@ -393,9 +393,9 @@ TEST_CASE("service, backlog, balance and http of a listener") {
         {listener + "  - address: 127.0.0.1:8080\n    service: http\n", 4, 14,
          "listen[1].http: required for service: http (routes, default and headers; see corral.yaml(5))"},
         {listener + "    service: ehco\n", 3, 14,
-         "listen[0].service: expected one of echo, http, got \"ehco\" (did you mean \"echo\"?)"},
+         "listen[0].service: expected one of echo, http, module, got \"ehco\" (did you mean \"echo\"?)"},
         {listener + "    service: [echo]\n", 3, 14,
-         "listen[0].service: expected one of echo, http, got a sequence"},
+         "listen[0].service: expected one of echo, http, module, got a sequence"},
         {listener + "    http:\n      routes: {}\n", 3, 5,
          "listen[0].http: applies only to service: http, and this listener serves echo"},
         {listener + "    backlog: 0\n", 3, 14,
