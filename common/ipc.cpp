@@ -4,6 +4,7 @@
 
 #include <sys/socket.h>
 
+#include <cerrno>
 #include <cstring>
 
 namespace corral {
@@ -13,6 +14,7 @@ bool known_type(std::uint8_t type) {
     switch (static_cast<MessageType>(type)) {
         case MessageType::ready:
         case MessageType::heartbeat:
+        case MessageType::start_failed:
         case MessageType::drain:
         case MessageType::reopen_logs:
         case MessageType::stop: return true;
@@ -44,8 +46,45 @@ void add_totals(WorkerCounters& total, const WorkerCounters& more) {
     total.http_5xx += more.http_5xx;
 }
 
-MessageBuffer encode_message(const Message& message) {
-    MessageBuffer packet{};
+namespace {
+
+bool carries_module_counters(MessageType type) { return type == MessageType::ready || type == MessageType::heartbeat; }
+
+bool valid_sample_text(const std::string& text) { return !text.empty() && text.size() <= 255; }
+
+void put_text(std::vector<std::byte>& out, const std::string& text) {
+    out.push_back(static_cast<std::byte>(text.size()));
+    for (char c : text) out.push_back(static_cast<std::byte>(c));
+}
+
+// Reads one length-prefixed string at `at`, advancing it; false when it runs past the end.
+bool get_text(std::span<const std::byte> tail, std::size_t& at, std::string& out) {
+    if (at >= tail.size()) return false;
+    const std::size_t length = static_cast<std::size_t>(tail[at]);
+    if (length == 0 || length > tail.size() - at - 1) return false;
+    out.assign(reinterpret_cast<const char*>(tail.data() + at + 1), length);
+    at += 1 + length;
+    return true;
+}
+
+bool decode_module_counters(std::span<const std::byte> tail, std::vector<ModuleCounterSample>& out) {
+    for (std::size_t at = 0; at < tail.size();) {
+        ModuleCounterSample sample;
+        if (!get_text(tail, at, sample.listener) || !get_text(tail, at, sample.module) ||
+            !get_text(tail, at, sample.name) || tail.size() - at < 8) {
+            return false;
+        }
+        sample.value = get_u64(tail.data() + at);
+        at += 8;
+        out.push_back(std::move(sample));
+    }
+    return true;
+}
+
+}  // namespace
+
+std::vector<std::byte> encode_message(const Message& message) {
+    std::vector<std::byte> packet(kFixedMessageSize);
     packet[0] = static_cast<std::byte>(kProtocolVersion);
     packet[1] = static_cast<std::byte>(message.type);
     std::byte* field = packet.data() + 8;
@@ -56,13 +95,32 @@ MessageBuffer encode_message(const Message& message) {
         put_u64(field, value);
         field += 8;
     }
+    if (message.type == MessageType::start_failed) {
+        if (message.reason.empty() || message.reason.size() > kMaxReasonBytes ||
+            message.reason.find('\0') != std::string::npos)
+            return {};
+        for (char ch : message.reason) packet.push_back(static_cast<std::byte>(ch));
+    } else if (!message.reason.empty()) {
+        return {};
+    }
+    if (!message.module_counters.empty() && !carries_module_counters(message.type)) return {};
+    for (const ModuleCounterSample& sample : message.module_counters) {
+        if (!valid_sample_text(sample.listener) || !valid_sample_text(sample.module) || !valid_sample_text(sample.name))
+            return {};
+        put_text(packet, sample.listener);
+        put_text(packet, sample.module);
+        put_text(packet, sample.name);
+        packet.resize(packet.size() + 8);
+        put_u64(packet.data() + packet.size() - 8, sample.value);
+    }
+    if (packet.size() > kMaxMessageSize) return {};
     return packet;
 }
 
 std::optional<Message> decode_message(std::span<const std::byte> packet, std::string& error) {
-    if (packet.size() != kMessageSize) {
+    if (packet.size() < kFixedMessageSize || packet.size() > kMaxMessageSize) {
         error = "message of " + std::to_string(packet.size()) + " bytes, expected " +
-                std::to_string(kMessageSize);
+                std::to_string(kFixedMessageSize) + " to " + std::to_string(kMaxMessageSize);
         return std::nullopt;
     }
     const auto version = static_cast<std::uint8_t>(packet[0]);
@@ -92,6 +150,25 @@ std::optional<Message> decode_message(std::span<const std::byte> packet, std::st
         *value = get_u64(field);
         field += 8;
     }
+    const std::span<const std::byte> tail = packet.subspan(kFixedMessageSize);
+    if (message.type == MessageType::start_failed) {
+        message.reason.assign(reinterpret_cast<const char*>(tail.data()), tail.size());
+        if (message.reason.empty() || message.reason.size() > kMaxReasonBytes ||
+            message.reason.find('\0') != std::string::npos) {
+            error = "a start_failed message without a reason of 1 to " + std::to_string(kMaxReasonBytes) +
+                    " bytes without NUL";
+            return std::nullopt;
+        }
+    } else if (carries_module_counters(message.type)) {
+        if (!decode_module_counters(tail, message.module_counters)) {
+            error = "module counters that run past the end of the message";
+            return std::nullopt;
+        }
+    } else if (!tail.empty()) {
+        error = std::string("a ") + message_type_name(message.type) + " message with " + std::to_string(tail.size()) +
+                " bytes after its counters";
+        return std::nullopt;
+    }
     return message;
 }
 
@@ -99,6 +176,7 @@ const char* message_type_name(MessageType type) {
     switch (type) {
         case MessageType::ready: return "ready";
         case MessageType::heartbeat: return "heartbeat";
+        case MessageType::start_failed: return "start_failed";
         case MessageType::drain: return "drain";
         case MessageType::reopen_logs: return "reopen-logs";
         case MessageType::stop: return "stop";
@@ -107,7 +185,11 @@ const char* message_type_name(MessageType type) {
 }
 
 bool send_message(int channel_fd, const Message& message, int passed_fd) {
-    MessageBuffer packet = encode_message(message);
+    std::vector<std::byte> packet = encode_message(message);
+    if (packet.empty()) {
+        errno = EMSGSIZE;
+        return false;
+    }
     iovec data{.iov_base = packet.data(), .iov_len = packet.size()};
     msghdr header{};
     header.msg_iov = &data;

@@ -1,4 +1,5 @@
-// The master<->worker protocol: one fixed-layout, versioned message per SOCK_SEQPACKET packet.
+// The master<->worker protocol: one versioned message per SOCK_SEQPACKET packet: a header, the
+// fixed counters, and a tail whose form the type decides.
 #pragma once
 
 #include <array>
@@ -7,6 +8,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include <sys/types.h>
 
@@ -14,12 +16,14 @@
 
 namespace corral {
 
-inline constexpr std::uint8_t kProtocolVersion = 3;
+inline constexpr std::uint8_t kProtocolVersion = 4;
 
 enum class MessageType : std::uint8_t {
     // worker -> master
     ready = 1,
     heartbeat = 2,
+    // Why a service could not start; the worker exits next.
+    start_failed = 3,
     // master -> worker
     drain = 16,
     reopen_logs = 17,
@@ -48,22 +52,39 @@ struct WorkerCounters {
 // are left alone.
 void add_totals(WorkerCounters& total, const WorkerCounters& more);
 
+// A counter a module publishes, as its worker reports it: a total since the worker started.
+struct ModuleCounterSample {
+    std::string listener;  // the listener's address, 1 to 255 bytes
+    std::string module;  // the module's name, 1 to 255 bytes
+    std::string name;  // the counter's name, 1 to 255 bytes
+    std::uint64_t value = 0;
+
+    bool operator==(const ModuleCounterSample&) const = default;
+};
+
 struct Message {
     MessageType type = MessageType::heartbeat;
     WorkerCounters counters;  // meaningful in ready and heartbeat only
+    std::string reason;  // start_failed only: one sentence, 1 to kMaxReasonBytes bytes, no NUL
+    std::vector<ModuleCounterSample> module_counters;  // ready and heartbeat only
 
     bool operator==(const Message&) const = default;
 };
 
-// Header (version, type, 6 bytes reserved as zero) followed by the counters.
-inline constexpr std::size_t kMessageSize = 8 + 11 * 8;
+// Header (version, type, 6 bytes reserved as zero) followed by the counters, then the tail: the
+// reason of start_failed, or the module counters of ready and heartbeat (each entry three
+// length-prefixed strings and a value), or nothing.
+inline constexpr std::size_t kFixedMessageSize = 8 + 11 * 8;
+inline constexpr std::size_t kMaxReasonBytes = 1024;
+// Room for every counter of several modules; a worker reports what fits and logs the rest.
+inline constexpr std::size_t kMaxMessageSize = 32 * 1024;
 
-using MessageBuffer = std::array<std::byte, kMessageSize>;
+// The bytes of one message; empty when the message cannot be encoded within kMaxMessageSize or
+// a field is out of its bounds.
+std::vector<std::byte> encode_message(const Message& message);
 
-MessageBuffer encode_message(const Message& message);
-
-// Rejects a packet of the wrong size, another version, an unknown type or non-zero reserved bytes;
-// error then says which.
+// Rejects a packet of the wrong size, another version, an unknown type, non-zero reserved bytes or
+// a tail that is not what its type allows; error then says which.
 std::optional<Message> decode_message(std::span<const std::byte> packet, std::string& error);
 
 const char* message_type_name(MessageType type);

@@ -296,7 +296,9 @@ void Master::on_worker_exit(const WorkerProcess& worker, int status) {
     if (state_ == MasterState::stopping) return;
     const bool fatal = WIFEXITED(status) && WEXITSTATUS(status) == 2;
     if (pending_ && worker.generation == pending_->number) {
-        fail_reload("worker " + std::to_string(worker.pid) + " " + describe_exit(status) + " while starting");
+        fail_reload(!worker.start_failure.empty() ? worker.start_failure
+                                                  : "worker " + std::to_string(worker.pid) + " " +
+                                                        describe_exit(status) + " while starting");
         return;
     }
     if (worker.generation != current_.number || worker.state == WorkerState::draining) return;
@@ -306,8 +308,14 @@ void Master::on_worker_exit(const WorkerProcess& worker, int status) {
         current_.board->clear(worker.slot);
         current_.board->nudge();
     }
-    if (fatal) {
-        log_error("worker %d cannot start for a reason that will not pass by itself; stopping", worker.pid);
+    // At the first start a service that cannot start (a module, say) will not start on a retry
+    // either: the operator hears why at once instead of watching respawns.
+    const bool first_start_failed = !worker.start_failure.empty() && state_ == MasterState::starting;
+    if (fatal || first_start_failed) {
+        if (!worker.start_failure.empty())
+            log_error("worker %d could not start: %s; stopping", worker.pid, worker.start_failure.c_str());
+        else
+            log_error("worker %d cannot start for a reason that will not pass by itself; stopping", worker.pid);
         exit_code_ = 1;
         begin_graceful_stop("a worker failed fatally");
         return;

@@ -1,7 +1,9 @@
 // What the admin endpoints report: /status as JSON, /metrics in Prometheus text format 0.0.4.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
+#include <tuple>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -40,6 +42,43 @@ void append_sample(std::string& out, const char* name, const std::string& labels
     out += ' ';
     out += std::to_string(value);
     out += '\n';
+}
+
+// A label value in the text format: backslash, double quote and newline escaped.
+std::string label_value(std::string_view text) {
+    std::string escaped;
+    for (char c : text) {
+        if (c == '\\' || c == '"') escaped += '\\';
+        if (c == '\n') escaped += "\\n";
+        else escaped += c;
+    }
+    return escaped;
+}
+
+// Module code runs in the workers, so what they report is checked again here: a counter name
+// becomes part of a metric's name.
+bool valid_counter_name(std::string_view name) {
+    return !name.empty() && name.size() <= 48 &&
+           std::all_of(name.begin(), name.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
+}
+
+// The counters modules publish, one family per counter name.
+void append_module_counters(std::string& out, const Supervisor& supervisor) {
+    std::vector<ModuleCounterSample> totals = supervisor.exited_module_totals();
+    for (const auto& worker : supervisor.workers()) add_module_totals(totals, worker->module_counters);
+    std::erase_if(totals, [](const ModuleCounterSample& sample) { return !valid_counter_name(sample.name); });
+    std::sort(totals.begin(), totals.end(), [](const ModuleCounterSample& a, const ModuleCounterSample& b) {
+        return std::tie(a.name, a.listener, a.module) < std::tie(b.name, b.listener, b.module);
+    });
+    for (std::size_t i = 0; i < totals.size(); ++i) {
+        const std::string family = "corral_module_" + totals[i].name + "_total";
+        if (i == 0 || totals[i - 1].name != totals[i].name)
+            append_metric(out, family.c_str(), "counter",
+                          "A counter a module publishes, over every worker including those that have exited.");
+        append_sample(out, family.c_str(),
+                      "listener=\"" + label_value(totals[i].listener) + "\",module=\"" + label_value(totals[i].module) + "\"",
+                      totals[i].value);
+    }
 }
 
 }  // namespace
@@ -142,6 +181,7 @@ std::string Master::metrics_text() const {
     append_sample(out, "corral_requests_total", "service=\"http\",class=\"3xx\"", totals.http_3xx);
     append_sample(out, "corral_requests_total", "service=\"http\",class=\"4xx\"", totals.http_4xx);
     append_sample(out, "corral_requests_total", "service=\"http\",class=\"5xx\"", totals.http_5xx);
+    append_module_counters(out, supervisor_);
     append_metric(out, "corral_worker_restarts_total", "counter", "Workers replaced after dying.");
     append_sample(out, "corral_worker_restarts_total", "", worker_restarts_);
     append_metric(out, "corral_reloads_total", "counter", "Reloads by outcome.");

@@ -59,6 +59,16 @@ const char* worker_state_name(WorkerState state) {
     return "unknown";
 }
 
+void add_module_totals(std::vector<ModuleCounterSample>& totals, const std::vector<ModuleCounterSample>& more) {
+    for (const ModuleCounterSample& sample : more) {
+        const auto same = std::find_if(totals.begin(), totals.end(), [&](const ModuleCounterSample& total) {
+            return total.listener == sample.listener && total.module == sample.module && total.name == sample.name;
+        });
+        if (same != totals.end()) same->value += sample.value;
+        else if (totals.size() < kMaxModuleCounterTotals) totals.push_back(sample);
+    }
+}
+
 std::string describe_exit(int status) {
     if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));
     if (WIFSIGNALED(status)) {
@@ -113,7 +123,8 @@ bool Supervisor::spawn(const Generation& generation, unsigned slot) {
 bool Supervisor::on_message(WorkerProcess& worker) {
     if (!worker.channel) return false;  // forgotten earlier in this batch
     // One byte more than a message: a longer packet must show up as too long, not as truncated.
-    std::array<std::byte, kMessageSize + 1> packet{};
+    std::vector<std::byte>& packet = packet_;
+    packet.resize(kMaxMessageSize + 1);
     const ssize_t received = ::recv(worker.channel.get(), packet.data(), packet.size(), MSG_DONTWAIT | MSG_TRUNC);
     if (received < 0 && (errno == EAGAIN || errno == EINTR)) return false;
     if (received <= 0) {
@@ -130,7 +141,14 @@ bool Supervisor::on_message(WorkerProcess& worker) {
         return false;
     }
     worker.last_heartbeat = Clock::now();
+    switch (message->type) {
+        case MessageType::start_failed:
+            worker.start_failure = message->reason;
+            return true;
+        default: break;
+    }
     worker.counters = message->counters;
+    worker.module_counters = std::move(message->module_counters);
     switch (message->type) {
         case MessageType::ready:
             if (worker.state != WorkerState::starting) return true;
@@ -139,6 +157,7 @@ bool Supervisor::on_message(WorkerProcess& worker) {
             events_.on_worker_ready(worker);
             return true;
         case MessageType::heartbeat: return true;
+        case MessageType::start_failed:
         case MessageType::drain:
         case MessageType::reopen_logs:
         case MessageType::stop: break;
@@ -164,6 +183,7 @@ bool Supervisor::on_exit(pid_t pid, int status) {
     workers_.erase(found);
     forget_channel(*worker);
     add_totals(exited_totals_, worker->counters);
+    add_module_totals(exited_module_totals_, worker->module_counters);
     const bool clean = WIFEXITED(status) && WEXITSTATUS(status) == kWorkerExitOk;
     const std::string how = describe_exit(status);
     if (clean && worker->state == WorkerState::draining) {
@@ -193,7 +213,7 @@ void Supervisor::check_heartbeats(Clock::time_point now, std::chrono::millisecon
 
 void Supervisor::send(WorkerProcess& worker, MessageType type, int passed_fd) {
     if (!worker.channel) return;
-    if (!send_message(worker.channel.get(), Message{.type = type, .counters = {}}, passed_fd)) {
+    if (!send_message(worker.channel.get(), Message{.type = type, .counters = {}, .reason = {}, .module_counters = {}}, passed_fd)) {
         log_error("sending %s to worker %d failed: %m; killing it", message_type_name(type), worker.pid);
         kill(worker);
     }

@@ -38,6 +38,8 @@ struct WorkerProcess final : EventHandler {
     std::time_t started_at = 0;  // Unix seconds, for /status
     Clock::time_point last_heartbeat;
     WorkerCounters counters;
+    std::vector<ModuleCounterSample> module_counters;  // totals since it started, as last reported
+    std::string start_failure;  // why a service could not start, when the worker said so
     bool killed = false;  // SIGKILL sent; waiting for the exit
 
     void handle_event(std::uint32_t ready) override;
@@ -95,6 +97,7 @@ public:
 
     // Counters of workers that have exited, so that totals never go backwards.
     const WorkerCounters& exited_totals() const { return exited_totals_; }
+    const std::vector<ModuleCounterSample>& exited_module_totals() const { return exited_module_totals_; }
 
 private:
     friend struct WorkerProcess;
@@ -108,7 +111,17 @@ private:
     std::vector<std::unique_ptr<WorkerProcess>> workers_;
     std::vector<std::unique_ptr<WorkerProcess>> retired_;
     WorkerCounters exited_totals_;
+    std::vector<ModuleCounterSample> exited_module_totals_;
+    std::vector<std::byte> packet_;  // one packet more than the largest message
 };
+
+// Far more counters than modules publish; a bound, since module code in a worker could invent
+// new names for ever.
+inline constexpr std::size_t kMaxModuleCounterTotals = 4096;
+
+// Adds each sample of `more` to the entry of `totals` with the same listener, module and name
+// (new ones only while totals holds fewer than kMaxModuleCounterTotals).
+void add_module_totals(std::vector<ModuleCounterSample>& totals, const std::vector<ModuleCounterSample>& more);
 
 std::string describe_exit(int status);
 

@@ -104,6 +104,23 @@ void Acceptor::close_listeners() {
     if (was_accepting_shared) step_aside();
 }
 
+void Acceptor::add_module_counters(std::vector<ModuleCounterSample>& samples, std::size_t room) {
+    for (const auto& handler : handlers_) {
+        if (handler->service) handler->service->add_module_counters(samples);
+    }
+    // Each sample costs its three strings, their three length bytes and its value.
+    std::size_t used = 0;
+    const auto fits = std::find_if(samples.begin(), samples.end(), [&](const ModuleCounterSample& sample) {
+        used += 3 + sample.listener.size() + sample.module.size() + sample.name.size() + 8;
+        return used > room;
+    });
+    if (fits == samples.end()) return;
+    if (!std::exchange(module_counters_cut_logged_, true))
+        log_warning("modules publish more counters than a heartbeat holds; %zu of %zu are left out of /metrics",
+                    static_cast<std::size_t>(samples.end() - fits), samples.size());
+    samples.erase(fits, samples.end());
+}
+
 void Acceptor::stop_services() {
     for (const auto& handler : handlers_) {
         if (handler->service) handler->service->stop();

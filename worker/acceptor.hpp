@@ -58,6 +58,9 @@ public:
 
     // Adds what the listeners' services count (their requests, by status class) to `counters`.
     void add_service_counters(WorkerCounters& counters) const;
+    // Adds the counters modules publish, as many as fit in `room` bytes of a message (the rest
+    // are left out, logged once).
+    void add_module_counters(std::vector<ModuleCounterSample>& samples, std::size_t room);
 
     std::uint64_t accepted = 0;
     std::uint64_t wakeups = 0;
@@ -100,6 +103,7 @@ private:
     bool queue_may_hold_more_ = false;
     DescriptorShortage descriptor_shortage_;
     std::string start_failure_;
+    bool module_counters_cut_logged_ = false;
     bool connection_limit_logged_ = false;
 };
 

@@ -147,6 +147,11 @@ void ModuleService::stop() {
     // anything behind (an atexit handler, a thread-local destructor) would only risk a crash.
 }
 
+void ModuleService::add_module_counters(std::vector<ModuleCounterSample>& samples) const {
+    for (const Counter& counter : counters_)
+        samples.push_back({.listener = listener_.substr(0, 255), .module = name_.substr(0, 255), .name = counter.name, .value = counter.value});
+}
+
 void ModuleService::opened(Connection& connection) {
     auto state = std::make_unique<ConnectionState>(*this, connection);
     ConnectionState& held = *state;

@@ -27,6 +27,7 @@ public:
     std::size_t received(Connection& connection, std::span<const char> bytes) override;
     void drained(Connection& connection) override;
     void peer_finished(Connection& connection) override;
+    void add_module_counters(std::vector<ModuleCounterSample>& samples) const override;
 
     struct Counter {
         std::string name;

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "common/ipc.hpp"
 
@@ -44,6 +45,8 @@ public:
     virtual void deadline_passed(Connection& connection);
     // Adds what it counts to the worker's heartbeat.
     virtual void add_counters(WorkerCounters&) const {}
+    // Adds the counters it publishes under names of its own (a module's), for /metrics.
+    virtual void add_module_counters(std::vector<ModuleCounterSample>&) const {}
 };
 
 }  // namespace corral

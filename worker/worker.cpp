@@ -119,7 +119,17 @@ int Worker::run() {
         log_error("fault injection: exiting at start with code %d", *code);
         return *code;
     }
-    if (!start()) return kWorkerExitFatal;
+    if (!start()) {
+        // A service that could not start says why; the master decides whether to try again.
+        if (const std::string& failure = acceptor_.start_failure(); !failure.empty()) {
+            Message message{.type = MessageType::start_failed, .counters = {}, .reason = failure.substr(0, kMaxReasonBytes),
+                            .module_counters = {}};
+            std::replace(message.reason.begin(), message.reason.end(), '\0', ' ');
+            if (!send_message(channel_.get(), message)) log_warning("telling the master why failed: %m");
+            return kWorkerExitFailed;
+        }
+        return kWorkerExitFatal;
+    }
     send_to_master(MessageType::ready);
     log_debug("ready");
 
@@ -139,7 +149,7 @@ int Worker::run() {
 }
 
 void Worker::on_channel() {
-    std::array<std::byte, kMessageSize + 1> packet{};
+    std::array<std::byte, kFixedMessageSize + 1> packet{};
     Fd passed;
     const ssize_t received = receive_packet(channel_.get(), packet, passed);
     if (received < 0 && (errno == EAGAIN || errno == EINTR)) return;
@@ -164,7 +174,8 @@ void Worker::on_channel() {
         case MessageType::stop: stop_now_ = true; return;
         case MessageType::reopen_logs: use_log_file(std::move(passed)); return;
         case MessageType::ready:
-        case MessageType::heartbeat: break;
+        case MessageType::heartbeat:
+        case MessageType::start_failed: break;
     }
     log_error("unexpected %s message from the master; ignored", message_type_name(message->type));
 }
@@ -208,7 +219,9 @@ void Worker::begin_drain(const char* why) {
 
 void Worker::send_to_master(MessageType type) {
     if (master_gone_) return;
-    if (!send_message(channel_.get(), Message{.type = type, .counters = counters()})) {
+    Message message{.type = type, .counters = counters(), .reason = {}, .module_counters = {}};
+    acceptor_.add_module_counters(message.module_counters, kMaxMessageSize - kFixedMessageSize);
+    if (!send_message(channel_.get(), message)) {
         // A full socketpair means the master is not reading; the heartbeat check will decide.
         if (errno != EAGAIN) log_warning("sending %s to the master failed: %m", message_type_name(type));
     }

@@ -11,6 +11,12 @@
 
 using namespace corral;
 
+namespace {
+
+Message heartbeat() { return Message{.type = MessageType::heartbeat, .counters = {}, .reason = {}, .module_counters = {}}; }
+
+}  // namespace
+
 TEST_CASE("every message type survives an encode/decode round trip") {
     for (MessageType type : {MessageType::ready, MessageType::heartbeat, MessageType::drain,
                              MessageType::reopen_logs, MessageType::stop}) {
@@ -25,8 +31,10 @@ TEST_CASE("every message type survives an encode/decode round trip") {
                                            .http_2xx = 1000,
                                            .http_3xx = 3,
                                            .http_4xx = 40,
-                                           .http_5xx = 5}};
-        const MessageBuffer packet = encode_message(message);
+                                           .http_5xx = 5},
+                              .reason = {},
+                              .module_counters = {}};
+        const std::vector<std::byte> packet = encode_message(message);
         std::string error;
         const auto decoded = decode_message(packet, error);
         REQUIRE(decoded.has_value());
@@ -35,34 +43,86 @@ TEST_CASE("every message type survives an encode/decode round trip") {
 }
 
 TEST_CASE("truncated, oversized and garbage packets are rejected with a reason") {
-    const MessageBuffer good = encode_message(Message{.type = MessageType::heartbeat, .counters = {}});
+    const std::vector<std::byte> good = encode_message(heartbeat());
     std::string error;
 
     CHECK_FALSE(decode_message(std::span(good.data(), good.size() - 1), error));
     CHECK(error.find("bytes") != std::string::npos);
     CHECK_FALSE(decode_message(std::span(good.data(), 0), error));
 
+    // A heartbeat's tail is module counters: one stray byte is not one.
     std::vector<std::byte> longer(good.begin(), good.end());
     longer.push_back(std::byte{0});
     CHECK_FALSE(decode_message(longer, error));
+    CHECK(error == "module counters that run past the end of the message");
+    // Messages to a worker have no tail at all.
+    std::vector<std::byte> drain = encode_message(Message{.type = MessageType::drain, .counters = {}, .reason = {}, .module_counters = {}});
+    drain.push_back(std::byte{1});
+    CHECK_FALSE(decode_message(drain, error));
+    CHECK(error == "a drain message with 1 bytes after its counters");
+    std::vector<std::byte> huge(kMaxMessageSize + 1);
+    CHECK_FALSE(decode_message(huge, error));
+    CHECK(error.find("bytes, expected") != std::string::npos);
 
-    MessageBuffer other_version = good;
+    std::vector<std::byte> other_version = good;
     other_version[0] = std::byte{kProtocolVersion + 1};
     CHECK_FALSE(decode_message(other_version, error));
     CHECK(error.find("version") != std::string::npos);
 
-    MessageBuffer unknown_type = good;
+    std::vector<std::byte> unknown_type = good;
     unknown_type[1] = std::byte{99};
     CHECK_FALSE(decode_message(unknown_type, error));
     CHECK(error.find("type") != std::string::npos);
 
-    MessageBuffer dirty_reserved = good;
+    std::vector<std::byte> dirty_reserved = good;
     dirty_reserved[5] = std::byte{1};
     CHECK_FALSE(decode_message(dirty_reserved, error));
 
-    MessageBuffer noise{};
+    std::vector<std::byte> noise(kFixedMessageSize);
     for (std::size_t i = 0; i < noise.size(); ++i) noise[i] = static_cast<std::byte>(i * 37 + 11);
     CHECK_FALSE(decode_message(noise, error));
+}
+
+TEST_CASE("a start failure carries its reason, and module counters their names, across the socketpair") {
+    const Message failed{.type = MessageType::start_failed, .counters = {}, .reason = "module resp did not start: no port",
+                         .module_counters = {}};
+    std::string error;
+    const auto decoded_failure = decode_message(encode_message(failed), error);
+    REQUIRE(decoded_failure);
+    CHECK(*decoded_failure == failed);
+
+    Message heartbeat_with_counters = heartbeat();
+    heartbeat_with_counters.module_counters = {{"127.0.0.1:6380", "resp", "pings", 42},
+                                               {"unix:/run/x.sock", "resp", "errors", 1ull << 50}};
+    const std::vector<std::byte> packet = encode_message(heartbeat_with_counters);
+    const auto decoded = decode_message(packet, error);
+    REQUIRE(decoded);
+    CHECK(*decoded == heartbeat_with_counters);
+    // A cut of the tail inside an entry is refused, never read past; a cut between the two
+    // entries is a message with the first alone.
+    const std::size_t first_entry_end = kFixedMessageSize + 1 + 14 + 1 + 4 + 1 + 5 + 8;
+    for (std::size_t length = kFixedMessageSize + 1; length < packet.size(); ++length) {
+        CAPTURE(length);
+        const auto cut = decode_message(std::span(packet.data(), length), error);
+        CHECK(cut.has_value() == (length == first_entry_end));
+        if (cut) CHECK(cut->module_counters.size() == 1);
+    }
+
+    // What cannot be encoded is refused by the encoder, not sent half-formed.
+    CHECK(encode_message(Message{.type = MessageType::start_failed, .counters = {}, .reason = "", .module_counters = {}})
+              .empty());
+    CHECK(encode_message(Message{.type = MessageType::start_failed, .counters = {}, .reason = std::string(2000, 'x'),
+                                 .module_counters = {}})
+              .empty());
+    CHECK(encode_message(Message{.type = MessageType::heartbeat, .counters = {}, .reason = {},
+                                 .module_counters = {{"", "resp", "pings", 1}}})
+              .empty());
+    CHECK(encode_message(Message{.type = MessageType::drain, .counters = {}, .reason = {},
+                                 .module_counters = {{"a", "resp", "pings", 1}}})
+              .empty());
+    std::vector<std::byte> with_nul = encode_message(failed);
+    with_nul.back() = std::byte{0};
+    CHECK_FALSE(decode_message(with_nul, error));
 }
 
 TEST_CASE("add_totals sums the running totals and leaves the connection gauge alone") {
@@ -85,15 +145,16 @@ TEST_CASE("a descriptor travels with a message, close-on-exec, and only with the
     REQUIRE(::pipe2(pipe_ends, O_CLOEXEC) == 0);
     Fd read_end(pipe_ends[0]), write_end(pipe_ends[1]);
 
-    REQUIRE(send_message(master_end.get(), Message{.type = MessageType::reopen_logs, .counters = {}},
+    REQUIRE(send_message(master_end.get(),
+                         Message{.type = MessageType::reopen_logs, .counters = {}, .reason = {}, .module_counters = {}},
                          write_end.get()));
-    REQUIRE(send_message(master_end.get(), Message{.type = MessageType::heartbeat, .counters = {}}));
+    REQUIRE(send_message(master_end.get(), heartbeat()));
 
-    std::array<std::byte, kMessageSize + 1> packet{};
+    std::array<std::byte, kFixedMessageSize + 1> packet{};
     Fd passed;
-    REQUIRE(receive_packet(worker_end.get(), packet, passed) == static_cast<ssize_t>(kMessageSize));
+    REQUIRE(receive_packet(worker_end.get(), packet, passed) == static_cast<ssize_t>(kFixedMessageSize));
     std::string error;
-    const auto first = decode_message(std::span(packet.data(), kMessageSize), error);
+    const auto first = decode_message(std::span(packet.data(), kFixedMessageSize), error);
     REQUIRE(first);
     CHECK(first->type == MessageType::reopen_logs);
     REQUIRE(passed);
@@ -105,6 +166,6 @@ TEST_CASE("a descriptor travels with a message, close-on-exec, and only with the
     CHECK(byte == 'x');
 
     Fd none;
-    REQUIRE(receive_packet(worker_end.get(), packet, none) == static_cast<ssize_t>(kMessageSize));
+    REQUIRE(receive_packet(worker_end.get(), packet, none) == static_cast<ssize_t>(kFixedMessageSize));
     CHECK_FALSE(none);
 }

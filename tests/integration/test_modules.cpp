@@ -8,7 +8,9 @@
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
+#include "tests/support/admin.hpp"
 #include "tests/support/client.hpp"
 #include "tests/support/corral_process.hpp"
 
@@ -27,9 +29,24 @@ std::string copy_module(const TempDir& dir, const char* variable, const std::str
     return copy;
 }
 
-std::string module_config(const std::string& module, const std::string& settings = "{}") {
-    return "workers: 2\nlisten:\n  - address: 127.0.0.1:0\n    service: module\n    module:\n      path: " + module +
-           "\n      settings: " + settings + "\n";
+std::string module_config(const std::string& module, const std::string& settings = "{}", std::uint16_t port = 0,
+                          std::uint16_t admin = 0) {
+    std::string yaml = "workers: 2\nlisten:\n  - address: 127.0.0.1:" + std::to_string(port) +
+                       "\n    service: module\n    module:\n      path: " + module + "\n      settings: " + settings + "\n";
+    if (admin != 0) yaml += "admin:\n  listen: 127.0.0.1:" + std::to_string(admin) + "\n";
+    return yaml;
+}
+
+// Polls /status until the reload count (good and failed) reaches `count`.
+nlohmann::json wait_for_reloads(std::uint16_t admin, int count) {
+    nlohmann::json status;
+    const auto deadline = std::chrono::steady_clock::now() + kPatience;
+    while (std::chrono::steady_clock::now() < deadline) {
+        status = admin_status(admin);
+        if (status.is_object() && status["reloads"].get<int>() + status["reload_failures"].get<int>() >= count) break;
+        std::this_thread::sleep_for(100ms);
+    }
+    return status;
 }
 
 std::string check_errors(const TempDir& dir, const std::string& config) {
@@ -108,4 +125,52 @@ TEST_CASE("modules: a module whose start fails stops corral run with its reason"
     REQUIRE(code);
     CHECK(*code == 1);
     CHECK(corral.log().find("module fixture did not start: no backend configured") != std::string::npos);
+}
+
+TEST_CASE("modules: a module's counters reach /metrics, summed over the workers, with listener and module") {
+    TempDir modules;
+    const std::string fixture = copy_module(modules, "CORRAL_MODULE_FIXTURE", "fixture.so");
+    const std::uint16_t port = free_port();
+    const std::uint16_t admin = free_port();
+    CorralProcess corral(module_config(fixture, "{}", port, admin));
+    REQUIRE(corral.wait_ready().size() == 1);
+    // Ten connections, spread over both workers by the balanced accept, each echoing 100 bytes.
+    for (int i = 0; i < 10; ++i) {
+        Fd client = connect_to("127.0.0.1", port);
+        REQUIRE(echoes(client.get(), std::string(100, 'm')));
+    }
+    const std::string sample = "corral_module_echoed_bytes_total{listener=\"127.0.0.1:" + std::to_string(port) +
+                               "\",module=\"fixture\"} 1000\n";
+    std::string metrics;
+    const auto deadline = std::chrono::steady_clock::now() + kPatience;
+    while (std::chrono::steady_clock::now() < deadline) {
+        metrics = admin_fetch(admin, "/metrics")->body;
+        if (metrics.find(sample) != std::string::npos) break;
+        std::this_thread::sleep_for(100ms);
+    }
+    CHECK(metrics.find("# TYPE corral_module_echoed_bytes_total counter\n") != std::string::npos);
+    CHECK(metrics.find(sample) != std::string::npos);
+}
+
+TEST_CASE("modules: a reload whose module does not start fails with the module's reason, and the old one serves on") {
+    TempDir modules;
+    const std::string fixture = copy_module(modules, "CORRAL_MODULE_FIXTURE", "fixture.so");
+    const std::uint16_t port = free_port();
+    const std::uint16_t admin = free_port();
+    CorralProcess corral(module_config(fixture, "{greeting: \"v1\\n\"}", port, admin));
+    REQUIRE(corral.wait_ready().size() == 1);
+    const std::vector<pid_t> workers = corral.workers();
+
+    corral.write_config(module_config(fixture, "{fail_start: \"the backend is not configured\"}", port, admin));
+    const CommandResult reload = run_corral({"reload", "-c", corral.config_path()});
+    CHECK(reload.exit_code == 1);
+    CHECK(reload.err.find("module fixture did not start: the backend is not configured") != std::string::npos);
+    const nlohmann::json status = wait_for_reloads(admin, 1);
+    CHECK(status["last_reload"]["result"] == "failed");
+    CHECK(status["last_reload"]["error"] == "module fixture did not start: the backend is not configured");
+    CHECK(status["generation"] == 1);
+    CHECK(corral.workers() == workers);
+    Fd client = connect_to("127.0.0.1", port);
+    CHECK(receive_exactly(client.get(), 3) == "v1\n");
+    CHECK(echoes(client.get(), "the old generation"));
 }
