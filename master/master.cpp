@@ -309,15 +309,24 @@ void Master::on_worker_exit(const WorkerProcess& worker, int status) {
         current_.board->nudge();
     }
     // At the first start a service that cannot start (a module, say) will not start on a retry
-    // either: the operator hears why at once instead of watching respawns.
-    const bool first_start_failed = !worker.start_failure.empty() && state_ == MasterState::starting;
-    if (fatal || first_start_failed) {
+    // either, and workers that crash before they are ever ready (a module crashing in its start)
+    // will crash again: the operator hears why instead of watching respawns without end.
+    const bool first_start = state_ == MasterState::starting && worker.state == WorkerState::starting;
+    if (first_start) ++deaths_before_ready_;
+    if (fatal || (first_start && !worker.start_failure.empty())) {
         if (!worker.start_failure.empty())
             log_error("worker %d could not start: %s; stopping", worker.pid, worker.start_failure.c_str());
         else
             log_error("worker %d cannot start for a reason that will not pass by itself; stopping", worker.pid);
         exit_code_ = 1;
         begin_graceful_stop("a worker failed fatally");
+        return;
+    }
+    if (first_start && deaths_before_ready_ >= kMaxDeathsBeforeReady) {
+        log_error("workers died %u times before any was ready (the last %s); stopping", deaths_before_ready_,
+                  describe_exit(status).c_str());
+        exit_code_ = 1;
+        begin_graceful_stop("workers keep dying before they are ready");
         return;
     }
     const auto lived = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - worker.started);

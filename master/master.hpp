@@ -135,6 +135,10 @@ private:
     PidFile pid_file_;
     Clock::time_point stop_deadline_{};
     int exit_code_ = 0;
+    // Workers of the first generation that died before they were ready; at kMaxDeathsBeforeReady
+    // the start has failed.
+    unsigned deaths_before_ready_ = 0;
+    static constexpr unsigned kMaxDeathsBeforeReady = 5;
 };
 
 }  // namespace corral

@@ -174,3 +174,52 @@ TEST_CASE("modules: a reload whose module does not start fails with the module's
     CHECK(receive_exactly(client.get(), 3) == "v1\n");
     CHECK(echoes(client.get(), "the old generation"));
 }
+
+TEST_CASE("modules: a module that crashes in every start ends the start, and fails a reload, without endless respawns") {
+    TempDir modules;
+    const std::string fixture = copy_module(modules, "CORRAL_MODULE_FIXTURE", "fixture.so");
+    {
+        CorralProcess corral(module_config(fixture, "{crash_at_start: yes}"));
+        const std::optional<int> code = corral.wait_exit(60s);
+        REQUIRE(code);
+        CHECK(*code == 1);
+        CHECK(corral.log().find("times before any was ready (the last was killed by signal 6") != std::string::npos);
+    }
+    const std::uint16_t port = free_port();
+    const std::uint16_t admin = free_port();
+    CorralProcess corral(module_config(fixture, "{}", port, admin));
+    REQUIRE(corral.wait_ready().size() == 1);
+    corral.write_config(module_config(fixture, "{crash_at_start: yes}", port, admin));
+    const CommandResult reload = run_corral({"reload", "-c", corral.config_path()});
+    CHECK(reload.exit_code == 1);
+    CHECK(reload.err.find("killed by signal 6") != std::string::npos);
+    Fd client = connect_to("127.0.0.1", port);
+    CHECK(echoes(client.get(), "the old generation"));
+}
+
+TEST_CASE("modules: a module that crashes on a connection takes only its worker's connections, and is replaced") {
+    TempDir modules;
+    const std::string fixture = copy_module(modules, "CORRAL_MODULE_FIXTURE", "fixture.so");
+    CorralProcess corral(module_config(fixture, "{crash_on: boom}"));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    // Enough connections that the balanced accept gives both workers some.
+    std::vector<Fd> clients;
+    for (int i = 0; i < 40; ++i) {
+        clients.push_back(connect_to("127.0.0.1", ports[0]));
+        REQUIRE(echoes(clients.back().get(), "before"));
+    }
+    const std::vector<pid_t> before = corral.workers();
+    REQUIRE(before.size() == 2);
+    REQUIRE(send_all(clients[0].get(), "boom"));
+    REQUIRE(corral.wait_for_log("killed by signal 6"));
+    // One worker died with the connection that crashed it; the other one's still echo.
+    int alive = 0;
+    for (std::size_t i = 1; i < clients.size(); ++i) alive += echoes(clients[i].get(), "after") ? 1 : 0;
+    MESSAGE(alive << " of 39 other connections lived on");
+    CHECK(alive >= 1);
+    CHECK(alive < 39);
+    REQUIRE(corral.wait_for_workers(2, {}, kPatience));
+    Fd fresh = connect_to("127.0.0.1", ports[0]);
+    CHECK(echoes(fresh.get(), "a new connection"));
+}

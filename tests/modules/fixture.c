@@ -1,7 +1,8 @@
 /* A module for the tests, driven by its settings:
  *   greeting: TEXT    sent on every new connection, then every byte is echoed;
  *   fail_start: TEXT  worker_start fails with TEXT as its reason;
- *   crash_on: TEXT    the worker aborts when a read holds TEXT.
+ *   crash_on: TEXT    the worker aborts when a read holds TEXT;
+ *   crash_at_start: any value: the worker aborts in worker_start.
  * It counts the bytes it echoed in the counter "echoed_bytes". */
 #define _GNU_SOURCE /* memmem */
 #include <corral/module.h>
@@ -20,6 +21,7 @@ static fixture the_fixture;
 
 static int fixture_start(corral_worker *worker, const corral_host *host, void **instance, char *error,
                          size_t error_size) {
+    if (host->setting(worker, "crash_at_start") != NULL) abort();
     const char *fail = host->setting(worker, "fail_start");
     if (fail != NULL) {
         strncpy(error, fail, error_size - 1);
