@@ -2,6 +2,7 @@
 #include "master/listeners.hpp"
 
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -89,6 +90,21 @@ int bind_with_mode(int fd, const SocketAddress& target, mode_t mode) {
     return result;
 }
 
+namespace {
+
+// Accepted sockets inherit TCP_NODELAY from their listener, so one call here spares one per
+// connection. Without it, a service that answers pipelined requests with several writes waits
+// for the peer's delayed ACK (up to 40 ms) before each write after the first.
+void send_without_delay(int fd, const Address& address) {
+    if (address.family == AddressFamily::unix_path) return;
+    const int on = 1;
+    if (::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) != 0)
+        log_warning("setsockopt(TCP_NODELAY) on %s failed: %m; small answers may wait for the peer's ACK",
+                    format_address(address).c_str());
+}
+
+}  // namespace
+
 Fd bind_listener(const Address& address, const BindOptions& options, SocketFile& created, std::string& error) {
     const bool reuseport = options.reuseport;
     Fd fd(::socket(socket_family(address), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
@@ -111,6 +127,7 @@ Fd bind_listener(const Address& address, const BindOptions& options, SocketFile&
         error = failure("setsockopt(SO_REUSEPORT)", address);
         return Fd();
     }
+    send_without_delay(fd.get(), address);
     const bool unix_path = address.family == AddressFamily::unix_path;
     if (unix_path) {
         if (const std::string unsafe = untrusted_directory(address.path, options.trusted_owners); !unsafe.empty()) {
@@ -161,6 +178,7 @@ bool bind_listeners(const std::vector<ListenConfig>& listen, unsigned slots, con
         const bool reuseport = config.balance == Balance::reuseport;
         Fd first = take_inherited(inherited, config.address, false);
         const bool was_inherited = first.valid();
+        if (was_inherited) send_without_delay(first.get(), config.address);
         if (!first) {
             const BindOptions options{.backlog = config.backlog, .reuseport = reuseport,
                                       .trusted_owners = trusted_owners, .unix_mode = 0, .unix_group = {}};
@@ -174,6 +192,7 @@ bool bind_listeners(const std::vector<ListenConfig>& listen, unsigned slots, con
         while (reuseport && was_inherited) {
             Fd more = take_inherited(inherited, listener->bound, false);
             if (!more) break;
+            send_without_delay(more.get(), listener->bound);
             listener->per_slot.push_back(std::move(more));
         }
         log_info("listening on %s (%s, %s%s)", format_address(listener->bound).c_str(),

@@ -137,6 +137,26 @@ TEST_CASE("http: pipelined requests are answered in order on one connection, bod
     CHECK(last.ends_with("ok\n"));
 }
 
+TEST_CASE("http: pipelined responses are not held back waiting for the client's ACK") {
+    const std::uint16_t port = free_port();
+    CorralProcess corral(http_config(port));
+    REQUIRE(corral.wait_ready().size() == 1);
+    Fd client = connect_to("127.0.0.1", port);
+    std::string ten;
+    for (int i = 0; i < 10; ++i) ten += "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n";
+    // Ten responses are ten writes. With Nagle's algorithm each write after the first waits for
+    // the client's delayed ACK, 40 ms on Linux, so nearly every round took longer than 35 ms.
+    int slow_rounds = 0;
+    for (int round = 0; round < 20; ++round) {
+        const auto start = std::chrono::steady_clock::now();
+        REQUIRE(send_all(client.get(), ten));
+        REQUIRE(read_responses(client.get(), 10).size() > 0);
+        if (std::chrono::steady_clock::now() - start > std::chrono::milliseconds(35)) ++slow_rounds;
+    }
+    MESSAGE(slow_rounds << " of 20 rounds of 10 pipelined requests took over 35 ms");
+    CHECK(slow_rounds < 10);
+}
+
 TEST_CASE("http: HTTP/1.0 closes unless it asks for keep-alive; Expect: 100-continue is answered") {
     const std::uint16_t port = free_port();
     CorralProcess corral(http_config(port));
