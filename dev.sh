@@ -6,9 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-# curl and netcat-openbsd are for the README's examples against a running corral.
+# curl and netcat-openbsd are for the README's examples against a running corral; the tests drive
+# the resp example module with redis-tools' redis-cli and redis-benchmark.
 packages=(g++ meson ninja-build pkg-config python3 libsystemd-dev libyaml-cpp-dev nlohmann-json3-dev doctest-dev
-          curl netcat-openbsd)
+          curl netcat-openbsd redis-tools)
 
 install_missing_packages() {
     local missing=() package

@@ -110,34 +110,59 @@ static int is_command(const argument *name, const char *command) {
     return 1;
 }
 
-static void send_text(resp *self, corral_connection *connection, const char *text) {
-    self->host->send(connection, text, strlen(text));
+/* The replies to one batch of pipelined commands, gathered so that they leave in one write. */
+typedef struct replies {
+    resp *self;
+    corral_connection *connection;
+    size_t used;
+    char bytes[16 * 1024];
+} replies;
+
+static void flush(replies *out) {
+    if (out->used > 0) out->self->host->send(out->connection, out->bytes, out->used);
+    out->used = 0;
 }
 
-static void send_bulk(resp *self, corral_connection *connection, const argument *value) {
+static void append(replies *out, const char *bytes, size_t length) {
+    if (length > sizeof out->bytes - out->used) {
+        flush(out);
+        /* Too large to gather (a long ECHO): it goes out by itself. */
+        if (length > sizeof out->bytes) {
+            out->self->host->send(out->connection, bytes, length);
+            return;
+        }
+    }
+    memcpy(out->bytes + out->used, bytes, length);
+    out->used += length;
+}
+
+static void send_text(replies *out, const char *text) { append(out, text, strlen(text)); }
+
+static void send_bulk(replies *out, const argument *value) {
     char header[32];
     const int length = snprintf(header, sizeof header, "$%zu\r\n", value->length);
-    self->host->send(connection, header, (size_t)length);
-    self->host->send(connection, value->bytes, value->length);
-    self->host->send(connection, "\r\n", 2);
+    append(out, header, (size_t)length);
+    append(out, value->bytes, value->length);
+    append(out, "\r\n", 2);
 }
 
 /* Answers one command; returns 0 when the connection is to close after the answer. */
-static int answer(resp *self, corral_connection *connection, const argument *arguments, int count) {
+static int answer(replies *out, const argument *arguments, int count) {
+    resp *self = out->self;
     if (count == 0) return 1; /* an empty inline line: Redis ignores it */
     if (is_command(&arguments[0], "ping") && count <= 2) {
         self->host->add_to_counter(self->worker, self->pings, 1);
-        if (count == 1) send_text(self, connection, "+PONG\r\n");
-        else send_bulk(self, connection, &arguments[1]);
+        if (count == 1) send_text(out, "+PONG\r\n");
+        else send_bulk(out, &arguments[1]);
         return 1;
     }
     if (is_command(&arguments[0], "echo") && count == 2) {
         self->host->add_to_counter(self->worker, self->echoes, 1);
-        send_bulk(self, connection, &arguments[1]);
+        send_bulk(out, &arguments[1]);
         return 1;
     }
     if (is_command(&arguments[0], "quit")) {
-        send_text(self, connection, "+OK\r\n");
+        send_text(out, "+OK\r\n");
         return 0;
     }
     self->host->add_to_counter(self->worker, self->errors, 1);
@@ -153,7 +178,7 @@ static int answer(resp *self, corral_connection *connection, const argument *arg
         }
         snprintf(message, sizeof message, "-ERR unknown command '%.*s'\r\n", shown, arguments[0].bytes);
     }
-    send_text(self, connection, message);
+    send_text(out, message);
     return 1;
 }
 
@@ -163,6 +188,7 @@ static size_t resp_received(void *instance, corral_connection *connection, void 
     (void)state;
     size_t consumed = 0;
     argument arguments[RESP_MAX_ARGUMENTS];
+    replies out = {.self = self, .connection = connection, .used = 0};
     while (consumed < length && !self->host->output_full(connection)) {
         int count = 0;
         size_t used = 0;
@@ -175,16 +201,21 @@ static size_t resp_received(void *instance, corral_connection *connection, void 
         if (result == RESP_MALFORMED) {
             char message[96];
             snprintf(message, sizeof message, "-ERR Protocol error: %s\r\n", why);
-            send_text(self, connection, message);
+            send_text(&out, message);
+            flush(&out);
             self->host->close_after_flush(connection);
             return length;
         }
         consumed += used;
-        if (!answer(self, connection, arguments, count)) {
+        if (!answer(&out, arguments, count)) {
+            flush(&out);
             self->host->close_after_flush(connection);
             return length;
         }
+        /* output_full() only knows what has been sent. */
+        if (out.used > sizeof out.bytes / 2) flush(&out);
     }
+    flush(&out);
     return consumed;
 }
 

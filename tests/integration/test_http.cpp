@@ -71,15 +71,7 @@ std::string read_responses(int fd, std::size_t count) {
     return text;
 }
 
-std::string curl(const std::string& arguments) {
-    std::string output;
-    FILE* pipe = ::popen(("curl -sS --max-time 10 " + arguments + " 2>&1").c_str(), "r");
-    if (pipe == nullptr) return output;
-    char buffer[4096];
-    while (std::size_t count = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, count);
-    ::pclose(pipe);
-    return output;
-}
+std::string curl(const std::string& arguments) { return shell_output("curl -sS --max-time 10 " + arguments); }
 
 std::size_t occurrences(const std::string& text, const std::string& needle) {
     std::size_t count = 0;

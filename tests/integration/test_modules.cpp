@@ -223,3 +223,27 @@ TEST_CASE("modules: a module that crashes on a connection takes only its worker'
     Fd fresh = connect_to("127.0.0.1", ports[0]);
     CHECK(echoes(fresh.get(), "a new connection"));
 }
+
+TEST_CASE("modules: redis-cli and redis-benchmark, unmodified, speak RESP to the resp module") {
+    TempDir modules;
+    const std::string resp = copy_module(modules, "CORRAL_MODULE_RESP", "resp.so");
+    const std::uint16_t port = free_port();
+    CorralProcess corral(module_config(resp, "{}", port));
+    REQUIRE(corral.wait_ready().size() == 1);
+    const std::string cli = "redis-cli -h 127.0.0.1 -p " + std::to_string(port) + " ";
+    CHECK(shell_output(cli + "PING") == "PONG\n");
+    CHECK(shell_output(cli + "ping 'hello there'") == "hello there\n");
+    CHECK(shell_output(cli + "ECHO 'two words'") == "two words\n");
+    CHECK(shell_output(cli + "SET key value").find("ERR unknown command 'SET'") != std::string::npos);
+    CHECK(shell_output(cli + "ECHO").find("ERR wrong number of arguments for 'ECHO' command") != std::string::npos);
+    // Inline commands, pipelined in one write, answered in order; QUIT answers and closes.
+    CHECK(shell_output("printf 'PING\\r\\nECHO x\\r\\nQUIT\\r\\nPING\\r\\n' | nc -q 5 127.0.0.1 " + std::to_string(port)) ==
+          "+PONG\r\n$1\r\nx\r\n+OK\r\n");
+    const std::string benchmark = shell_output("redis-benchmark -h 127.0.0.1 -p " + std::to_string(port) +
+                                               " -t ping_inline,ping_mbulk -n 20000 -c 20 -P 8 -q");
+    MESSAGE(benchmark);
+    CHECK(benchmark.find("PING_INLINE: ") != std::string::npos);
+    CHECK(benchmark.find("PING_MBULK: ") != std::string::npos);
+    CHECK(benchmark.find("requests per second") != std::string::npos);
+    CHECK(benchmark.find("Error") == std::string::npos);
+}

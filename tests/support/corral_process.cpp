@@ -107,6 +107,16 @@ CommandResult run_corral(const std::vector<std::string>& arguments) {
     return result;
 }
 
+std::string shell_output(const std::string& command) {
+    std::string output;
+    FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
+    if (pipe == nullptr) return output;
+    char buffer[4096];
+    while (std::size_t count = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, count);
+    ::pclose(pipe);
+    return output;
+}
+
 CorralProcess::CorralProcess(const std::string& config_yaml, const std::vector<std::string>& environment,
                              const std::vector<std::string>& launcher) {
     config_path_ = dir_.write("corral.yaml", config_yaml);

@@ -26,6 +26,10 @@ struct CommandResult {
 // Runs the corral binary ($CORRAL_BINARY) with arguments and waits for it.
 CommandResult run_corral(const std::vector<std::string>& arguments);
 
+// Runs a shell command line (a real client: curl, redis-cli) and returns what it printed, its
+// standard error included.
+std::string shell_output(const std::string& command);
+
 // A scratch directory removed when the object goes away.
 class TempDir {
 public:
