@@ -179,6 +179,11 @@ void Supervisor::kill(WorkerProcess& worker) {
 bool Supervisor::on_exit(pid_t pid, int status) {
     auto found = std::find_if(workers_.begin(), workers_.end(), [pid](const auto& w) { return w->pid == pid; });
     if (found == workers_.end()) return false;
+    // What it sent before it exited (its last counters, why it could not start) may still wait
+    // in the socketpair: the exit can be reaped before the packet is read.
+    for (int packet = 0; packet < kMaxPacketsPerCheck; ++packet) {
+        if (!on_message(**found)) break;
+    }
     WorkerProcess* worker = retired_.emplace_back(std::move(*found)).get();
     workers_.erase(found);
     forget_channel(*worker);

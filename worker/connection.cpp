@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <utility>
 #include <cerrno>
 #include <vector>
 
@@ -20,6 +21,10 @@ namespace {
 constexpr std::chrono::seconds kOverBudgetGrace{5};
 // One warning per spell of spent budget, and no more often than this.
 constexpr std::chrono::seconds kBudgetWarningQuietPeriod{10};
+
+// Input a service may leave unconsumed: far above what a request of any sane protocol needs
+// (an http head stops at 16 KiB), small against a service that never consumes anything.
+constexpr std::size_t kMaxUnconsumed = 1024 * 1024;
 
 bool is_transient(int error) { return error == EAGAIN || error == EWOULDBLOCK || error == EINTR; }
 
@@ -78,7 +83,9 @@ void Connection::offer(std::span<const char> bytes) {
     }
     unconsumed.append(bytes.data(), bytes.size());
     const std::size_t consumed = service->received(*this, unconsumed);
-    if (open) unconsumed.erase(0, consumed);
+    if (!open) return;
+    unconsumed.erase(0, consumed);
+    if (unconsumed.size() > kMaxUnconsumed) table->close_hoarding(*this, kMaxUnconsumed);
 }
 
 void Connection::send(std::span<const char> bytes) {
@@ -267,6 +274,14 @@ void ConnectionTable::expire_deadlines(Clock::time_point now) {
         clear_deadline(connection);
         connection.service->deadline_passed(connection);
     }
+}
+
+void ConnectionTable::close_hoarding(Connection& connection, std::size_t limit) {
+    if (!std::exchange(hoarding_logged_, true))
+        log_warning("a service left more than %zu bytes of a connection's input unconsumed; closing such "
+                    "connections (logged once)",
+                    limit);
+    close(connection);
 }
 
 void ConnectionTable::close_all() {

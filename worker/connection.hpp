@@ -99,6 +99,8 @@ public:
     // Tells the service of every connection whose deadline has passed. O(number passed).
     void expire_deadlines(Clock::time_point now);
     void close_all();
+    // Closes a connection whose service keeps leaving its input unconsumed past `limit`.
+    void close_hoarding(Connection& connection, std::size_t limit);
 
     // Unsent output goes through these, so that the worker's total is always known.
     void queue_output(Connection& connection, std::span<const char> bytes);
@@ -141,6 +143,7 @@ private:
     std::size_t active_ = 0;
     std::size_t queued_ = 0;  // unsent bytes over every connection
     std::optional<Clock::time_point> over_budget_since_;
+    bool hoarding_logged_ = false;
     Clock::time_point budget_logged_at_{};
     std::vector<char> scratch_;  // where every read lands first; most bytes never leave it
     ChunkPool chunks_;

@@ -309,3 +309,20 @@ TEST_CASE("modules: a reload deploys a new version of a module under load, refus
     // The long-lived connections stay on the old generation, on the old code, until they close.
     for (Fd& connection : long_lived) CHECK(echoes(connection.get(), "still on v1"));
 }
+
+TEST_CASE("modules: a module that never consumes its input gets its connection closed past 1 MiB, not unbounded memory") {
+    TempDir modules;
+    const std::string fixture = copy_module(modules, "CORRAL_MODULE_FIXTURE", "fixture.so");
+    CorralProcess corral(module_config(fixture, "{hoard: yes}"));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    Fd client = connect_to("127.0.0.1", ports[0]);
+    const std::string chunk(64 * 1024, 'h');
+    std::size_t sent = 0;
+    // Without the bound all 64 MiB go in; with it, 1 MiB and what the kernel's buffers hold.
+    while (sent < 64 * 1024 * 1024 && send_all(client.get(), chunk)) sent += chunk.size();
+    MESSAGE(sent << " bytes sent before the connection was closed");
+    CHECK(sent < 64 * 1024 * 1024);
+    CHECK(closed_by_peer(client.get(), 10'000));
+    CHECK(corral.wait_for_log("left more than 1048576 bytes of a connection's input unconsumed"));
+}

@@ -2,7 +2,8 @@
  *   greeting: TEXT    sent on every new connection, then every byte is echoed;
  *   fail_start: TEXT  worker_start fails with TEXT as its reason;
  *   crash_on: TEXT    the worker aborts when a read holds TEXT;
- *   crash_at_start: any value: the worker aborts in worker_start.
+ *   crash_at_start: any value: the worker aborts in worker_start;
+ *   hoard: any value: nothing received is ever consumed (or echoed).
  * It counts the bytes it echoed in the counter "echoed_bytes". */
 #define _GNU_SOURCE /* memmem */
 #include <corral/module.h>
@@ -14,6 +15,7 @@ typedef struct fixture {
     const corral_host *host;
     const char *greeting;
     const char *crash_on;
+    int hoard;
     int echoed_bytes;
 } fixture;
 
@@ -32,6 +34,7 @@ static int fixture_start(corral_worker *worker, const corral_host *host, void **
     the_fixture.host = host;
     the_fixture.greeting = host->setting(worker, "greeting");
     the_fixture.crash_on = host->setting(worker, "crash_on");
+    the_fixture.hoard = host->setting(worker, "hoard") != NULL;
     the_fixture.echoed_bytes = host->register_counter(worker, "echoed_bytes");
     *instance = &the_fixture;
     host->log(worker, CORRAL_LOG_INFO, "fixture started");
@@ -48,6 +51,7 @@ static size_t fixture_received(void *instance, corral_connection *connection, vo
                                size_t length) {
     fixture *self = instance;
     (void)state;
+    if (self->hoard) return 0;
     if (self->crash_on != NULL && memmem(bytes, length, self->crash_on, strlen(self->crash_on)) != NULL) abort();
     self->host->send(connection, bytes, length);
     self->host->add_to_counter(self->worker, self->echoed_bytes, length);
