@@ -1,6 +1,6 @@
 // Loading a module and speaking to it through its C interface. A corral_connection* is the
-// transport's Connection and a corral_worker* the listener's ModuleService: the host functions
-// cast them back, so the module holds nothing it could misuse beyond what the API lets it do.
+// transport's Connection and a corral_worker* the listener's ModuleService, opaque to the module;
+// the host functions cast them back.
 #include "worker/module_service.hpp"
 
 #include <dlfcn.h>

@@ -34,6 +34,9 @@ constexpr int kSignalsLeftToMaster[] = {kFastStopSignal, kQuitSignal, kReloadSig
 class Worker {
 public:
     explicit Worker(WorkerSetup setup);
+    // On every way out: the services (a module's closed() and worker_stop()) hear of their
+    // connections before the services themselves are destroyed.
+    ~Worker();
     int run();
 
 private:
@@ -69,6 +72,11 @@ Worker::Worker(WorkerSetup setup)
       acceptor_(loop_, connections_, std::move(setup.listeners), config_.limits.max_connections, setup.balance),
       channel_(loop_, std::move(setup.channel)),
       log_file_(std::move(setup.log_file)) {}
+
+Worker::~Worker() {
+    connections_.close_all();
+    acceptor_.stop_services();
+}
 
 bool Worker::start() {
     if (!drop_privileges(config_.account, config_.user)) return false;
