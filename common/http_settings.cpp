@@ -1,6 +1,6 @@
 // Reading the http service's block: every path, header and page is checked here, so that the
 // worker builds its responses from values that are already known to be well-formed.
-#include "common/http_settings.hpp"
+#include "common/service_catalog.hpp"
 
 #include <algorithm>
 #include <array>

@@ -1,6 +1,6 @@
 // Reading the module block. The settings are the module's business: any mapping is accepted and
 // handed over as YAML text, with its top-level scalars also by key for modules that need no more.
-#include "common/module_settings.hpp"
+#include "common/service_catalog.hpp"
 
 #include <array>
 #include <optional>

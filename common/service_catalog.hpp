@@ -9,8 +9,6 @@
 #include <string_view>
 
 #include "common/config_types.hpp"
-#include "common/http_settings.hpp"
-#include "common/module_settings.hpp"
 
 namespace YAML {
 class Node;
@@ -19,6 +17,18 @@ class Node;
 namespace corral {
 
 class ConfigReader;
+
+// The readers of the services' own blocks, each in a file of its own. They report problems
+// through the reader, with positions, and fill the listener's config.
+
+// http: routes, the default response, headers, the header timeout (common/http_settings.cpp).
+// Every page named by `file:` is read here, so that a reload picks up a new one.
+void read_http_settings(ConfigReader& reader, const YAML::Node& block, const std::string& path, ListenConfig& listener);
+// module: the shared object's path and its settings (common/module_settings.cpp). The file is
+// checked once the whole config is read (its owner may be the account workers run as), without
+// loading it.
+void read_module_settings(ConfigReader& reader, const YAML::Node& block, const std::string& path,
+                          ListenConfig& listener);
 
 struct ServiceEntry {
     std::string_view name;
