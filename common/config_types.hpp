@@ -6,10 +6,13 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "common/fd.hpp"
 
 namespace corral {
 
@@ -54,8 +57,13 @@ struct ModuleConfig {
     std::string path;  // absolute, resolved against the config file's directory
     std::string settings_yaml = "{}";  // module.settings as YAML text, handed over as it stands
     std::vector<std::pair<std::string, std::string>> scalar_settings;  // its top-level scalar values
+    // The file as it was checked, held open: every worker of the generation loads exactly this
+    // one, whatever the path names by the time it starts (a new version renamed over it, say).
+    std::shared_ptr<Fd> file;
 
-    bool operator==(const ModuleConfig&) const = default;
+    bool operator==(const ModuleConfig& other) const {
+        return path == other.path && settings_yaml == other.settings_yaml && scalar_settings == other.scalar_settings;
+    }
 };
 
 struct ListenConfig {

@@ -40,7 +40,7 @@ std::string versions_found(const std::vector<std::string>& symbols) {
 
 }  // namespace
 
-std::string unloadable_module_file(const std::string& path, const std::vector<uid_t>& trusted) {
+std::string unloadable_module_file(const std::string& path, const std::vector<uid_t>& trusted, Fd& opened) {
     Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
     if (!fd) {
         if (errno == ELOOP) return "it is a symbolic link; name the file itself";
@@ -66,7 +66,9 @@ std::string unloadable_module_file(const std::string& path, const std::vector<ui
     if (!symbols) return "it is " + error;
     const std::string wanted = CORRAL_MODULE_SYMBOL_PREFIX + std::to_string(CORRAL_MODULE_ABI_VERSION);
     for (const std::string& symbol : *symbols) {
-        if (symbol == wanted) return "";
+        if (symbol != wanted) continue;
+        opened = std::move(fd);
+        return "";
     }
     const std::string found = versions_found(*symbols);
     if (found.empty())

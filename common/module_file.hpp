@@ -8,12 +8,14 @@
 #include <string>
 #include <vector>
 
+#include "common/fd.hpp"
+
 namespace corral {
 
 // The empty string when `path` is a regular file (not a symlink) with one link, owned by one of
 // `trusted` and writable by nobody else, in directories nobody else can change, that defines this
 // corral's module symbol; else one sentence saying what is wrong (naming both ABI versions when
-// the module was built for another).
-std::string unloadable_module_file(const std::string& path, const std::vector<uid_t>& trusted);
+// the module was built for another). On success `opened` holds the file, open read-only.
+std::string unloadable_module_file(const std::string& path, const std::vector<uid_t>& trusted, Fd& opened);
 
 }  // namespace corral

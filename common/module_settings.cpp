@@ -37,8 +37,9 @@ void read_module_settings(ConfigReader& reader, const YAML::Node& block, const s
         return;
     }
     module.path = reader.resolve(*file);
-    reader.defer([&reader, file_mark, where = path + ".path", resolved = module.path](const Config& config) {
-        if (const std::string why = unloadable_module_file(resolved, trusted_owners(config)); !why.empty())
+    module.file = std::make_shared<Fd>();
+    reader.defer([&reader, file_mark, where = path + ".path", resolved = module.path, held = module.file](const Config& config) {
+        if (const std::string why = unloadable_module_file(resolved, trusted_owners(config), *held); !why.empty())
             reader.fail(file_mark, where + ": " + resolved + ": " + why);
     });
 }

@@ -32,6 +32,10 @@ constexpr int kMaxPacketsPerCheck = 1024;
     for (const auto& [fd, unused] : fds) keep.push_back(fd);
     // The board itself is a shared mapping this process already has; its nudge is a descriptor.
     if (generation.board) keep.push_back(generation.board->nudge_fd());
+    // The module files as the master checked them, which this worker loads.
+    for (const ListenConfig& listener : generation.config.listen) {
+        if (listener.module.file && *listener.module.file) keep.push_back(listener.module.file->get());
+    }
     if (!close_fds_except(keep)) {
         log_error("closing the master's descriptors failed: %m; this worker would keep other workers alive");
         ::_exit(kWorkerExitFatal);

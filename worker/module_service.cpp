@@ -108,9 +108,13 @@ ModuleService::ModuleService(const ListenConfig& listener)
 ModuleService::~ModuleService() { stop(); }
 
 std::string ModuleService::start() {
+    // The file the master checked, through the descriptor it kept open: not whatever the path
+    // names now, which may be a newer version renamed over it for the next reload.
+    const std::string source = config_.file && *config_.file ? "/proc/self/fd/" + std::to_string(config_.file->get())
+                                                             : config_.path;
     // RTLD_LOCAL: two modules may define the same names without meeting; RTLD_NOW: a missing
     // symbol is found here, at start, not in the middle of serving.
-    handle_ = ::dlopen(config_.path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    handle_ = ::dlopen(source.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (handle_ == nullptr) {
         const char* why = ::dlerror();
         return "module " + config_.path + " cannot be loaded: " + (why != nullptr ? why : "unknown error");

@@ -1,6 +1,7 @@
 // service: module: the example echo module and a settings-driven fixture, loaded by the real
 // binary; corral check's refusals of files it must not load; a module whose start fails.
 #include <doctest/doctest.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -325,4 +326,24 @@ TEST_CASE("modules: a module that never consumes its input gets its connection c
     CHECK(sent < 64 * 1024 * 1024);
     CHECK(closed_by_peer(client.get(), 10'000));
     CHECK(corral.wait_for_log("left more than 1048576 bytes of a connection's input unconsumed"));
+}
+
+TEST_CASE("modules: a worker replaced between a rename and the reload loads its generation's code, not the new file") {
+    TempDir modules;
+    const std::string path = copy_module(modules, "CORRAL_MODULE_VERSIONED_V1", "versioned.so");
+    CorralProcess corral("workers: 1\nlisten:\n  - address: 127.0.0.1:0\n    service: module\n    module:\n      path: " +
+                         path + "\n");
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    const std::string staged = modules.path() + "/versioned.so.new";
+    std::filesystem::copy_file(std::getenv("CORRAL_MODULE_VERSIONED_V2"), staged);
+    ::chmod(staged.c_str(), 0755);
+    REQUIRE(::rename(staged.c_str(), path.c_str()) == 0);
+    // No reload yet: the replacement belongs to the running generation, checked with version 1.
+    const std::vector<pid_t> before = corral.workers();
+    REQUIRE(before.size() == 1);
+    ::kill(before[0], SIGKILL);
+    REQUIRE(corral.wait_for_workers(1, before));
+    Fd client = connect_to("127.0.0.1", ports[0]);
+    CHECK(receive_exactly(client.get(), 3) == "v1\n");
 }
