@@ -73,6 +73,21 @@ TEST_CASE("modules: the echo module echoes, in every worker") {
     }
 }
 
+TEST_CASE("modules: workers that dropped privileges load the module the root master checked") {
+    TempDir modules;
+    const std::string echo = copy_module(modules, "CORRAL_MODULE_ECHO", "echo.so");
+    CorralProcess corral("user: nobody\n" + module_config(echo));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    for (pid_t worker : corral.workers()) {
+        struct stat process {};
+        REQUIRE(::stat(("/proc/" + std::to_string(worker)).c_str(), &process) == 0);
+        CHECK(process.st_uid == 65534);
+    }
+    Fd client = connect_to("127.0.0.1", ports[0]);
+    CHECK(echoes(client.get(), "as nobody"));
+}
+
 TEST_CASE("modules: settings reach the module, and it logs through corral") {
     TempDir modules;
     const std::string fixture = copy_module(modules, "CORRAL_MODULE_FIXTURE", "fixture.so");
