@@ -275,6 +275,7 @@ void Master::on_tick() {
 }
 
 void Master::on_worker_ready(WorkerProcess& worker) {
+    if (worker.generation == current_.number) deaths_before_ready_ = 0;
     if (pending_ && worker.generation == pending_->number) {
         if (supervisor_.generation_ready(pending_->number) &&
             supervisor_.count(pending_->number) == pending_->workers) {
@@ -308,11 +309,12 @@ void Master::on_worker_exit(const WorkerProcess& worker, int status) {
         current_.board->clear(worker.slot);
         current_.board->nudge();
     }
-    // At the first start a service that cannot start (a module, say) will not start on a retry
-    // either, and workers that crash before they are ever ready (a module crashing in its start)
-    // will crash again: the operator hears why instead of watching respawns without end.
-    const bool first_start = state_ == MasterState::starting && worker.state == WorkerState::starting;
-    if (first_start) ++deaths_before_ready_;
+    // A service that cannot start at the first start (a module, say) will not start on a retry
+    // either, and workers that keep dying before they are ready (a module crashing in its start)
+    // will go on dying: the operator hears why instead of watching respawns without end.
+    const bool died_starting = worker.state == WorkerState::starting;
+    if (died_starting) ++deaths_before_ready_;
+    const bool first_start = state_ == MasterState::starting && died_starting;
     if (fatal || (first_start && !worker.start_failure.empty())) {
         if (!worker.start_failure.empty())
             log_error("worker %d could not start: %s; stopping", worker.pid, worker.start_failure.c_str());
@@ -327,6 +329,20 @@ void Master::on_worker_exit(const WorkerProcess& worker, int status) {
                   describe_exit(status).c_str());
         exit_code_ = 1;
         begin_graceful_stop("workers keep dying before they are ready");
+        return;
+    }
+    if (died_starting && deaths_before_ready_ >= kMaxReplacementDeaths && !replacements_stopped_) {
+        replacements_stopped_ = true;
+        log_error("replacement workers died %u times in a row before they were ready (the last %s); no more "
+                  "replacements for generation %u until a reload",
+                  deaths_before_ready_, describe_exit(status).c_str(), current_.number);
+    }
+    if (replacements_stopped_) {
+        if (supervisor_.count(current_.number) == 0) {
+            log_error("no worker of generation %u is left, and none can be started; stopping", current_.number);
+            exit_code_ = 1;
+            begin_graceful_stop("no worker left");
+        }
         return;
     }
     const auto lived = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - worker.started);

@@ -135,10 +135,14 @@ private:
     PidFile pid_file_;
     Clock::time_point stop_deadline_{};
     int exit_code_ = 0;
-    // Workers of the first generation that died before they were ready; at kMaxDeathsBeforeReady
-    // the start has failed.
+    // Workers of the current generation that died in a row before they were ready. At
+    // kMaxDeathsBeforeReady the first start has failed. Later, at kMaxReplacementDeaths (about
+    // 13 s of doubling backoff, time for a passing shortage to pass), replacements stop until a
+    // reload, and corral stops once no worker is left.
     unsigned deaths_before_ready_ = 0;
+    bool replacements_stopped_ = false;
     static constexpr unsigned kMaxDeathsBeforeReady = 5;
+    static constexpr unsigned kMaxReplacementDeaths = 8;
 };
 
 }  // namespace corral

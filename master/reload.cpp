@@ -78,6 +78,8 @@ void Master::finish_reload() {
     current_ = std::move(*pending_);
     pending_.reset();
     respawns_.clear();
+    deaths_before_ready_ = 0;
+    replacements_stopped_ = false;
     // Only the new generation's sockets stay open in the master: a removed listener closes here,
     // and once the old workers have closed theirs it stops queueing connections.
     close_slots_from(current_.listeners, current_.workers);

@@ -362,3 +362,24 @@ TEST_CASE("modules: a worker replaced between a rename and the reload loads its 
     Fd client = connect_to("127.0.0.1", ports[0]);
     CHECK(receive_exactly(client.get(), 3) == "v1\n");
 }
+
+TEST_CASE("modules: replacements that keep crashing in their start stop after eight, and corral stops once none is left") {
+    TempDir modules;
+    const std::string fixture = copy_module(modules, "CORRAL_MODULE_FIXTURE", "fixture.so");
+    const std::string trigger = modules.path() + "/crash-now";
+    CorralProcess corral(module_config(fixture, "{crash_at_start_if: " + trigger + "}"));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    const std::vector<pid_t> first = corral.workers();
+    REQUIRE(first.size() == 2);
+    modules.write("crash-now", "");
+    ::kill(first[0], SIGKILL);
+    // Backoff 0, 100, 200, ... 6400 ms: eight replacements in about 13 s, all dying in their start.
+    CHECK(corral.wait_for_log("no more replacements for generation 1 until a reload", kPatience + 30s));
+    CHECK(corral.workers() == std::vector<pid_t>{first[1]});
+    Fd client = connect_to("127.0.0.1", ports[0]);
+    CHECK(echoes(client.get(), "the survivor serves"));
+    ::kill(first[1], SIGKILL);
+    CHECK(corral.wait_exit() == 1);
+    CHECK(corral.log().find("no worker of generation 1 is left, and none can be started; stopping") != std::string::npos);
+}

@@ -3,12 +3,14 @@
  *   fail_start: TEXT  worker_start fails with TEXT as its reason;
  *   crash_on: TEXT    the worker aborts when a read holds TEXT;
  *   crash_at_start: any value: the worker aborts in worker_start;
+ *   crash_at_start_if: PATH: the same, while PATH exists;
  *   hoard: any value: nothing received is ever consumed (or echoed).
  * It counts the bytes it echoed in the counter "echoed_bytes". */
 #define _GNU_SOURCE /* memmem */
 #include <corral/module.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct fixture {
     corral_worker *worker;
@@ -24,6 +26,8 @@ static fixture the_fixture;
 static int fixture_start(corral_worker *worker, const corral_host *host, void **instance, char *error,
                          size_t error_size) {
     if (host->setting(worker, "crash_at_start") != NULL) abort();
+    const char *crash_if = host->setting(worker, "crash_at_start_if");
+    if (crash_if != NULL && access(crash_if, F_OK) == 0) abort();
     const char *fail = host->setting(worker, "fail_start");
     if (fail != NULL) {
         strncpy(error, fail, error_size - 1);
