@@ -17,8 +17,8 @@
 #include "common/log.hpp"
 #include "common/notify.hpp"
 #include "common/signals.hpp"
-#include "master/log_file.hpp"
 #include "common/trusted_path.hpp"
+#include "master/log_file.hpp"
 
 namespace corral {
 namespace {

@@ -7,8 +7,8 @@
 #include "common/config.hpp"
 #include "common/log.hpp"
 #include "common/notify.hpp"
-#include "master/master.hpp"
 #include "common/trusted_path.hpp"
+#include "master/master.hpp"
 
 namespace corral {
 namespace {
