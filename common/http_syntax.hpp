@@ -1,5 +1,6 @@
 // HTTP/1.1 field syntax (RFC 9110 §5.6.2, §5.5) shared by every place that reads or writes a
-// header: the admin endpoint's request reader and the config's http headers.
+// header: the admin endpoint's request reader, the http service's parser and the config's http
+// headers.
 #pragma once
 
 #include <algorithm>

@@ -49,16 +49,14 @@ void Connection::handle_event(std::uint32_t ready) {
 }
 
 void Connection::read_input() {
-    const std::size_t max_output = table->limits().max_output_buffer;
-    const std::size_t queued = output.size();
-    if (queued >= max_output || (queued > 0 && table->output_budget_spent())) {
+    if (output_full()) {
         table->watch(*this, EPOLLOUT);
         return;
     }
     // Never more than the output queue has room for: none of what a read brings may be written
     // at once, and an echo, for one, owes all of it back.
     std::span<char> scratch = table->scratch();
-    const std::size_t room = std::min(scratch.size(), max_output - queued);
+    const std::size_t room = std::min(scratch.size(), table->limits().max_output_buffer - output.size());
     const ssize_t received = ::read(fd.get(), scratch.data(), room);
     if (received < 0) {
         if (!is_transient(errno)) close_on_error("read");
@@ -152,10 +150,7 @@ bool Connection::output_full() const {
 void Connection::update_interest() {
     if (closing) return;
     std::uint32_t wanted = EPOLLIN;
-    if (!output.empty()) {
-        const bool full = output.size() >= table->limits().max_output_buffer || table->output_budget_spent();
-        wanted = full ? EPOLLOUT : (EPOLLIN | EPOLLOUT);
-    }
+    if (!output.empty()) wanted = output_full() ? EPOLLOUT : (EPOLLIN | EPOLLOUT);
     // The common case, after every read: nothing changes.
     if (fd.events() != wanted) table->watch(*this, wanted);
 }

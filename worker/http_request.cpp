@@ -11,6 +11,9 @@
 #include <array>
 #include <limits>
 
+#include "common/ascii.hpp"
+#include "common/http_syntax.hpp"
+
 namespace corral::http {
 namespace {
 
@@ -34,8 +37,7 @@ constexpr std::array<std::uint8_t, 256> make_char_classes() {
     for (int c = 0; c < 256; ++c) {
         std::uint8_t bits = 0;
         const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
-        if (alnum || std::string_view("!#$%&'*+-.^_`|~").find(static_cast<char>(c)) != std::string_view::npos)
-            bits |= kToken;
+        if (is_http_token_char(static_cast<char>(c))) bits |= kToken;
         if ((c >= 0x21 && c != 0x7f) || c == ' ' || c == '\t') bits |= kFieldContent;
         if (c >= 0x21 && c != 0x7f) bits |= kTargetChar;
         if (alnum || std::string_view("-._~!$&'()*+,;=%:[]").find(static_cast<char>(c)) != std::string_view::npos)
@@ -51,13 +53,11 @@ bool is(char c, CharClass char_class) { return (kCharClasses[static_cast<unsigne
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
-char to_lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
-
 // Field names, codings and connection options are case-insensitive; `lower` is written in lower case.
 bool equals_ignoring_case(std::string_view text, std::string_view lower) {
     if (text.size() != lower.size()) return false;
     for (std::size_t i = 0; i < text.size(); ++i)
-        if (to_lower(text[i]) != lower[i]) return false;
+        if (ascii_lower(text[i]) != lower[i]) return false;
     return true;
 }
 
