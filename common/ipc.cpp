@@ -4,6 +4,7 @@
 
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -33,6 +34,16 @@ std::uint64_t get_u64(const std::byte* in) {
 }
 
 }  // namespace
+
+bool is_module_counter_name(std::string_view name) {
+    return !name.empty() && name.size() <= kMaxModuleCounterName &&
+           std::all_of(name.begin(), name.end(),
+                       [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
+}
+
+std::size_t encoded_size(const ModuleCounterSample& sample) {
+    return 3 + sample.listener.size() + sample.module.size() + sample.name.size() + 8;
+}
 
 void add_totals(WorkerCounters& total, const WorkerCounters& more) {
     total.accepted += more.accepted;

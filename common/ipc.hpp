@@ -8,6 +8,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <sys/types.h>
@@ -61,6 +62,15 @@ struct ModuleCounterSample {
 
     bool operator==(const ModuleCounterSample&) const = default;
 };
+
+// A counter's name as it may stand in a metric's name: a-z, 0-9 and _, 1 to kMaxModuleCounterName
+// bytes. The worker refuses others when a module registers them, and the master checks again what
+// arrives, since module code runs in the workers.
+inline constexpr std::size_t kMaxModuleCounterName = 48;
+bool is_module_counter_name(std::string_view name);
+
+// The bytes a sample takes in a message's tail: its three strings, their length bytes, its value.
+std::size_t encoded_size(const ModuleCounterSample& sample);
 
 struct Message {
     MessageType type = MessageType::heartbeat;

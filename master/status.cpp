@@ -55,18 +55,11 @@ std::string label_value(std::string_view text) {
     return escaped;
 }
 
-// Module code runs in the workers, so what they report is checked again here: a counter name
-// becomes part of a metric's name.
-bool valid_counter_name(std::string_view name) {
-    return !name.empty() && name.size() <= 48 &&
-           std::all_of(name.begin(), name.end(), [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_'; });
-}
-
 // The counters modules publish, one family per counter name.
 void append_module_counters(std::string& out, const Supervisor& supervisor) {
     std::vector<ModuleCounterSample> totals = supervisor.exited_module_totals();
     for (const auto& worker : supervisor.workers()) add_module_totals(totals, worker->module_counters);
-    std::erase_if(totals, [](const ModuleCounterSample& sample) { return !valid_counter_name(sample.name); });
+    std::erase_if(totals, [](const ModuleCounterSample& sample) { return !is_module_counter_name(sample.name); });
     std::sort(totals.begin(), totals.end(), [](const ModuleCounterSample& a, const ModuleCounterSample& b) {
         return std::tie(a.name, a.listener, a.module) < std::tie(b.name, b.listener, b.module);
     });

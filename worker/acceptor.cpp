@@ -108,10 +108,9 @@ void Acceptor::add_module_counters(std::vector<ModuleCounterSample>& samples, st
     for (const auto& handler : handlers_) {
         if (handler->service) handler->service->add_module_counters(samples);
     }
-    // Each sample costs its three strings, their three length bytes and its value.
     std::size_t used = 0;
     const auto fits = std::find_if(samples.begin(), samples.end(), [&](const ModuleCounterSample& sample) {
-        used += 3 + sample.listener.size() + sample.module.size() + sample.name.size() + 8;
+        used += encoded_size(sample);
         return used > room;
     });
     if (fits == samples.end()) return;

@@ -57,15 +57,12 @@ struct ModuleHost {
     static int register_counter(corral_worker* worker, const char* name) {
         ModuleService& module = service(worker);
         const std::string_view text = name == nullptr ? std::string_view() : std::string_view(name);
-        const bool valid = !text.empty() && text.size() <= ModuleService::kMaxCounterName &&
-                           std::all_of(text.begin(), text.end(), [](char c) {
-                               return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_';
-                           });
-        if (!module.registering_ || !valid || module.counters_.size() >= ModuleService::kMaxCounters) {
+        if (!module.registering_ || !is_module_counter_name(text) ||
+            module.counters_.size() >= ModuleService::kMaxCounters) {
             log_error("module %s: counter \"%.*s\" refused: counters are registered in worker_start, at most %zu, "
                       "named with a-z, 0-9 and _ in at most %zu bytes",
                       module.name_.c_str(), static_cast<int>(std::min<std::size_t>(text.size(), 64)), text.data(),
-                      ModuleService::kMaxCounters, ModuleService::kMaxCounterName);
+                      ModuleService::kMaxCounters, kMaxModuleCounterName);
             return -1;
         }
         const auto known = std::find_if(module.counters_.begin(), module.counters_.end(),

@@ -16,7 +16,6 @@ class ModuleService final : public Service {
 public:
     // At most this many counters per module: each travels in every heartbeat.
     static constexpr std::size_t kMaxCounters = 64;
-    static constexpr std::size_t kMaxCounterName = 48;
 
     ModuleService(const ListenConfig& listener);
     ~ModuleService() override;
