@@ -145,11 +145,9 @@ bool Supervisor::on_message(WorkerProcess& worker) {
         return false;
     }
     worker.last_heartbeat = Clock::now();
-    switch (message->type) {
-        case MessageType::start_failed:
-            worker.start_failure = message->reason;
-            return true;
-        default: break;
+    if (message->type == MessageType::start_failed) {
+        worker.start_failure = message->reason;
+        return true;
     }
     worker.counters = message->counters;
     worker.module_counters = std::move(message->module_counters);

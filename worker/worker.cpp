@@ -34,8 +34,8 @@ constexpr int kSignalsLeftToMaster[] = {kFastStopSignal, kQuitSignal, kReloadSig
 class Worker {
 public:
     explicit Worker(WorkerSetup setup);
-    // On every way out: the services (a module's closed() and worker_stop()) hear of their
-    // connections before the services themselves are destroyed.
+    // Closes what is still open, on every way out of run(): the services (a module's closed()
+    // and worker_stop()) hear of their connections before the services themselves go.
     ~Worker();
     int run();
 
@@ -150,8 +150,6 @@ int Worker::run() {
         acceptor_.update(Clock::now());
         if (draining_ && connections_.active() == 0) break;
     }
-    connections_.close_all();
-    acceptor_.stop_services();
     log_debug("exiting");
     return kWorkerExitOk;
 }
