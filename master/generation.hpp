@@ -3,7 +3,6 @@
 // balance board.
 #pragma once
 
-#include <chrono>
 #include <memory>
 
 #include "common/balance_board.hpp"
@@ -12,12 +11,11 @@
 
 namespace corral {
 
+// How many workers it wants, and every decision about them, is MasterPolicy's.
 struct Generation {
     unsigned number = 0;
     Config config;
     ListenerList listeners;
-    unsigned workers = 0;  // wanted; TTIN/TTOU change it until the next reload
-    std::chrono::steady_clock::time_point started;
     // Shared with the generation's workers; null when it could not be mapped (then each worker
     // accepts as the kernel wakes it, unbalanced but correct).
     std::unique_ptr<BalanceBoard> board;

@@ -24,12 +24,6 @@ namespace corral {
 namespace {
 
 constexpr std::chrono::milliseconds kTick{100};
-// A fast stop asks workers to exit at once; one that has not after this is killed, so the master
-// is gone well within the second that corral(8) promises.
-constexpr std::chrono::milliseconds kFastStopGrace{500};
-// Workers enforce timeouts.shutdown themselves; this is how much longer the master waits before
-// it stops trusting them.
-constexpr std::chrono::milliseconds kGracefulStopGrace{2000};
 constexpr int kAdminBacklog = 64;
 
 }  // namespace
@@ -153,8 +147,6 @@ bool Master::start() {
     if (previous_master_.pid > 0) next_watchdog_ = Clock::time_point::max();
     std::string error;
     current_.number = 1;
-    current_.workers = config().workers;
-    current_.started = Clock::now();
     current_.board = make_balance_board();
     if (!bind_listeners(config().listen, config().workers, {}, inherited, trusted_owners(config()), current_.listeners,
                         error)) {
@@ -174,24 +166,18 @@ bool Master::start() {
         return false;
     }
     log_notice("corral %s starting %u workers (pid %d)", CORRAL_VERSION, config().workers, ::getpid());
-    for (unsigned slot = 0; slot < current_.workers; ++slot) {
-        if (!supervisor_.spawn(current_, slot)) return false;
-    }
+    carry_out(policy_.start({.workers = config().workers, .shutdown = config().timeouts.shutdown}, Clock::now()));
     return true;
 }
 
 int Master::run() {
     log_set_origin("master");
-    if (!start()) {
-        supervisor_.kill_all("start-up failed");
-        state_ = MasterState::stopping;
-        exit_code_ = 1;
-    }
-    while (!(state_ == MasterState::stopping && supervisor_.live() == 0)) {
+    if (!start()) carry_out(policy_.start_failed());
+    while (!(policy_.stopping() && supervisor_.live() == 0)) {
         if (!loop_.run_once(-1)) {
             log_error("epoll_wait() failed: %m");
             supervisor_.kill_all("the master's loop failed");
-            exit_code_ = 1;
+            loop_failed_ = true;
             break;
         }
         supervisor_.release_retired();
@@ -208,33 +194,20 @@ int Master::run() {
     current_.listeners.clear();
     pending_.reset();
     pid_file_.remove();
-    log_notice("exiting with code %d", exit_code_);
-    return exit_code_;
+    const int exit_code = loop_failed_ ? 1 : policy_.exit_code();
+    log_notice("exiting with code %d", exit_code);
+    return exit_code;
 }
 
 void Master::on_signal() {
     for (;;) {
         signalfd_siginfo info{};
         if (::read(signals_.get(), &info, sizeof info) != static_cast<ssize_t>(sizeof info)) return;
-        const int signal = static_cast<int>(info.ssi_signo);
-        switch (signal) {
-            case SIGCHLD: on_child_exit(); break;
-            case kGracefulStopSignal:
-                if (upgrade_child_ > 0 && static_cast<pid_t>(info.ssi_pid) == upgrade_child_) {
-                    on_upgrade_complete();
-                } else {
-                    begin_graceful_stop("SIGTERM");
-                }
-                break;
-            case kFastStopSignal: begin_fast_stop("SIGINT"); break;
-            case kQuitSignal: begin_fast_stop("SIGQUIT"); break;
-            case kReloadSignal: begin_reload(); break;
-            case kReopenLogsSignal: reopen_logs(); break;
-            case kUpgradeSignal: begin_upgrade(); break;
-            case kAddWorkerSignal: add_worker(); break;
-            case kRemoveWorkerSignal: remove_worker(); break;
-            default: log_warning("unexpected signal %d (%s) ignored", signal, ::strsignal(signal));
+        if (info.ssi_signo == SIGCHLD) {
+            on_child_exit();
+            continue;
         }
+        carry_out(policy_.signal(static_cast<int>(info.ssi_signo), static_cast<pid_t>(info.ssi_pid), Clock::now()));
     }
 }
 
@@ -244,7 +217,7 @@ void Master::on_child_exit() {
         const pid_t pid = ::waitpid(-1, &status, WNOHANG);
         if (pid <= 0) return;
         if (supervisor_.on_exit(pid, status)) continue;
-        if (pid == upgrade_child_) {
+        if (pid == policy_.upgrade_child()) {
             on_upgrade_child_exit(status);
             continue;
         }
@@ -258,173 +231,71 @@ void Master::on_tick() {
     const Clock::time_point now = Clock::now();
     update_service_manager(now);
     admin_.on_tick(now);
-    if (state_ == MasterState::stopping) {
-        if (supervisor_.live() > 0 && now >= stop_deadline_) {
-            supervisor_.kill_all("the stop deadline passed");
-            stop_deadline_ = Clock::time_point::max();
-        }
-        return;
-    }
-    supervisor_.check_heartbeats(now, config().timeouts.heartbeat);
-    for (const auto& worker : supervisor_.workers()) {
-        backoff_.on_alive(std::chrono::duration_cast<std::chrono::milliseconds>(now - worker->started));
-    }
-    run_due_respawns(now);
-    check_reload_deadline(now);
-    check_upgrade_deadline(now);
+    if (!policy_.stopping()) supervisor_.check_heartbeats(now, config().timeouts.heartbeat);
+    carry_out(policy_.tick(now));
 }
 
-void Master::on_worker_ready(WorkerProcess& worker) {
-    if (worker.generation == current_.number) deaths_before_ready_ = 0;
-    if (pending_ && worker.generation == pending_->number) {
-        if (supervisor_.generation_ready(pending_->number) &&
-            supervisor_.count(pending_->number) == pending_->workers) {
-            finish_reload();
-        }
-        return;
-    }
-    if (state_ == MasterState::starting && worker.generation == current_.number &&
-        supervisor_.generation_ready(current_.number) && supervisor_.count(current_.number) == current_.workers) {
-        state_ = MasterState::running;
-        log_info("all %u workers are ready", current_.workers);
-        notify_ready(status_text());
-        tell_previous_master();
-        if (std::exchange(reload_requested_again_, false)) begin_reload();
-    }
-}
+void Master::on_worker_ready(WorkerProcess& worker) { carry_out(policy_.worker_ready(worker.pid)); }
 
 void Master::on_worker_exit(const WorkerProcess& worker, int status) {
-    if (state_ == MasterState::stopping) return;
-    const bool fatal = WIFEXITED(status) && WEXITSTATUS(status) == 2;
-    if (pending_ && worker.generation == pending_->number) {
-        fail_reload(!worker.start_failure.empty() ? worker.start_failure
-                                                  : "worker " + std::to_string(worker.pid) + " " +
-                                                        describe_exit(status) + " while starting");
-        return;
-    }
-    if (worker.generation != current_.number || worker.state == WorkerState::draining) return;
-    // Its place on the board is empty now, and what it was woken for and never took is queued
-    // for the others, whom no wake-up will tell.
-    if (current_.board) {
-        current_.board->clear(worker.slot);
-        current_.board->nudge();
-    }
-    // A service that cannot start at the first start (a module, say) will not start on a retry
-    // either, and workers that keep dying before they are ready (a module crashing in its start)
-    // will go on dying: the operator hears why instead of watching respawns without end.
-    const bool died_starting = worker.state == WorkerState::starting;
-    if (died_starting) ++deaths_before_ready_;
-    const bool first_start = state_ == MasterState::starting && died_starting;
-    if (fatal || (first_start && !worker.start_failure.empty())) {
-        if (!worker.start_failure.empty())
-            log_error("worker %d could not start: %s; stopping", worker.pid, worker.start_failure.c_str());
-        else
-            log_error("worker %d cannot start for a reason that will not pass by itself; stopping", worker.pid);
-        exit_code_ = 1;
-        begin_graceful_stop("a worker failed fatally");
-        return;
-    }
-    if (first_start && deaths_before_ready_ >= kMaxDeathsBeforeReady) {
-        log_error("workers died %u times before any was ready (the last %s); stopping", deaths_before_ready_,
-                  describe_exit(status).c_str());
-        exit_code_ = 1;
-        begin_graceful_stop("workers keep dying before they are ready");
-        return;
-    }
-    if (died_starting && deaths_before_ready_ >= kMaxReplacementDeaths && !replacements_stopped_) {
-        replacements_stopped_ = true;
-        log_error("replacement workers died %u times in a row before they were ready (the last %s); no more "
-                  "replacements for generation %u until a reload",
-                  deaths_before_ready_, describe_exit(status).c_str(), current_.number);
-    }
-    if (replacements_stopped_) {
-        if (supervisor_.count(current_.number) == 0) {
-            log_error("no worker of generation %u is left, and none can be started; stopping", current_.number);
-            exit_code_ = 1;
-            begin_graceful_stop("no worker left");
-        }
-        return;
-    }
-    const auto lived = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - worker.started);
-    schedule_respawn(worker.slot, lived);
+    carry_out(policy_.worker_exited(worker.pid, status, worker.start_failure, Clock::now()));
 }
 
-void Master::schedule_respawn(unsigned slot, std::chrono::milliseconds lived) {
-    const std::chrono::milliseconds delay = backoff_.on_death(lived);
-    if (delay.count() > 0) {
-        log_warning("workers are dying young; replacing worker slot %u in %lld ms", slot,
-                    static_cast<long long>(delay.count()));
-    }
-    respawns_.push_back(PendingRespawn{.slot = slot, .due = Clock::now() + delay});
-    run_due_respawns(Clock::now());
+// An action may lead to another event (a fork that failed, a reload that could not be prepared):
+// its actions are carried out at once, before the rest of the batch.
+void Master::carry_out(const Actions& actions) {
+    for (const Action& action : actions) carry_out(action);
 }
 
-void Master::run_due_respawns(Clock::time_point now) {
-    std::vector<PendingRespawn> due;
-    std::erase_if(respawns_, [&](const PendingRespawn& respawn) {
-        if (respawn.due > now) return false;
-        due.push_back(respawn);
-        return true;
-    });
-    for (const PendingRespawn& respawn : due) {
-        // TTOU may have removed the slot, or something refilled it, meanwhile.
-        if (respawn.slot >= current_.workers || supervisor_.find_slot(current_.number, respawn.slot)) continue;
-        if (supervisor_.spawn(current_, respawn.slot)) {
-            ++worker_restarts_;
-        } else {
-            schedule_respawn(respawn.slot, std::chrono::milliseconds{0});
-        }
+void Master::carry_out(const Action& action) {
+    log_debug("master: %s", describe_action(action).c_str());
+    switch (action.kind) {
+        case ActionKind::spawn: spawn(action); break;
+        case ActionKind::drain:
+            if (WorkerProcess* worker = supervisor_.find(action.pid)) supervisor_.drain(*worker);
+            break;
+        case ActionKind::stop:
+            if (WorkerProcess* worker = supervisor_.find(action.pid)) supervisor_.stop(*worker);
+            break;
+        case ActionKind::kill_all: supervisor_.kill_all(action.reason.c_str()); break;
+        case ActionKind::clear_balance_slot:
+            if (current_.board) {
+                current_.board->clear(action.slot);
+                current_.board->nudge();
+            }
+            break;
+        case ActionKind::close_slots_from: close_slots_from(current_.listeners, action.slot); break;
+        case ActionKind::prepare_reload: prepare_reload(); break;
+        case ActionKind::adopt_pending: adopt_pending(); break;
+        case ActionKind::discard_pending: pending_.reset(); break;
+        case ActionKind::close_listeners:
+            current_.listeners.clear();
+            pending_.reset();
+            break;
+        case ActionKind::reload_succeeded: record_reload(true, ""); break;
+        case ActionKind::reload_failed: record_reload(false, action.reason); break;
+        case ActionKind::notify_ready: notify_ready(status_text()); break;
+        case ActionKind::notify_reloading: notify_reloading(); break;
+        case ActionKind::notify_stopping: notify_stopping(); break;
+        case ActionKind::notify_status: notify_status(status_text()); break;
+        case ActionKind::reopen_logs: reopen_logs(); break;
+        case ActionKind::start_upgrade: start_upgrade(); break;
+        case ActionKind::signal_upgrade_child: send_signal_to_upgrade_child(action.signal); break;
+        case ActionKind::hand_over: hand_over(action.pid); break;
+        case ActionKind::tell_previous_master: tell_previous_master(); break;
     }
 }
 
-void Master::add_worker() {
-    if (state_ == MasterState::stopping) return;
-    if (current_.workers >= BalanceBoard::kMaxSlots) {
-        log_notice("SIGTTIN: already %u workers, the most a generation can have", current_.workers);
+void Master::spawn(const Action& action) {
+    if (!policy_.wants_worker(action.generation, action.slot)) return;
+    const Generation& generation = pending_ && pending_->number == action.generation ? *pending_ : current_;
+    const pid_t pid = supervisor_.spawn(generation, action.slot);
+    if (pid <= 0) {
+        carry_out(policy_.spawn_failed(action.generation, action.slot, Clock::now()));
         return;
     }
-    ++current_.workers;
-    log_notice("SIGTTIN: %u workers", current_.workers);
-    supervisor_.spawn(current_, current_.workers - 1);
-}
-
-void Master::remove_worker() {
-    if (state_ == MasterState::stopping) return;
-    if (current_.workers <= 1) {
-        log_notice("SIGTTOU: already down to one worker");
-        return;
-    }
-    --current_.workers;
-    log_notice("SIGTTOU: %u workers", current_.workers);
-    if (WorkerProcess* worker = supervisor_.find_slot(current_.number, current_.workers)) {
-        supervisor_.drain(*worker);
-    }
-    close_slots_from(current_.listeners, current_.workers);
-}
-
-void Master::begin_graceful_stop(const char* why) {
-    if (state_ == MasterState::stopping) return;
-    state_ = MasterState::stopping;
-    stop_deadline_ = Clock::now() + config().timeouts.shutdown + kGracefulStopGrace;
-    log_notice("graceful stop (%s): closing listeners, draining %zu workers", why, supervisor_.live());
-    notify_stopping();
-    abandon_upgrade(kGracefulStopSignal);
-    current_.listeners.clear();
-    pending_.reset();
-    supervisor_.drain_all();
-}
-
-void Master::begin_fast_stop(const char* why) {
-    const auto deadline = Clock::now() + kFastStopGrace;
-    if (state_ == MasterState::stopping && deadline >= stop_deadline_) return;
-    state_ = MasterState::stopping;
-    stop_deadline_ = deadline;
-    log_notice("fast stop (%s): closing everything now", why);
-    notify_stopping();
-    abandon_upgrade(kFastStopSignal);
-    current_.listeners.clear();
-    pending_.reset();
-    supervisor_.stop_all();
+    if (action.replacement) ++worker_restarts_;
+    carry_out(policy_.spawned(action.generation, action.slot, pid, Clock::now()));
 }
 
 bool Master::heartbeats_fresh(Clock::time_point now) const {
@@ -438,13 +309,13 @@ std::string Master::status_text() const {
     for (const auto& worker : supervisor_.workers()) connections += worker->counters.active_connections;
     std::string text = std::to_string(supervisor_.live()) + " workers, " + std::to_string(connections) +
                        " connections, generation " + std::to_string(current_.number);
-    if (state_ == MasterState::reloading) text += "; reloading";
-    if (state_ == MasterState::stopping) text += "; stopping";
+    if (policy_.state() == MasterState::reloading) text += "; reloading";
+    if (policy_.stopping()) text += "; stopping";
     if (last_reload_) {
         text += last_reload_->ok ? "; last reload ok" : "; last reload failed: " + last_reload_->error;
     }
-    if (backoff_.current().count() > 0) {
-        text += "; workers dying young, respawn delay " + std::to_string(backoff_.current().count()) + " ms";
+    if (policy_.respawn_delay().count() > 0) {
+        text += "; workers dying young, respawn delay " + std::to_string(policy_.respawn_delay().count()) + " ms";
     }
     return text;
 }
@@ -459,7 +330,7 @@ void Master::update_service_manager(Clock::time_point now) {
             notify_status(status);
             last_status_ = std::move(status);
         }
-        if (state_ == MasterState::stopping && supervisor_.live() > 0) {
+        if (policy_.stopping() && supervisor_.live() > 0) {
             notify_extend_timeout(std::chrono::seconds(5));
         }
     }

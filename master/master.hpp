@@ -17,16 +17,14 @@
 #include "master/generation.hpp"
 #include "master/inherited_sockets.hpp"
 #include "master/listeners.hpp"
+#include "master/master_policy.hpp"
 #include "master/pid_file.hpp"
-#include "master/respawn_backoff.hpp"
 #include "master/supervisor.hpp"
 
 namespace corral {
 
 // Runs `corral run` with a validated config until stopped; returns the process exit code.
 int run_master(const Config& config, const std::string& binary_path, Inheritance inheritance);
-
-enum class MasterState { starting, running, reloading, stopping };
 
 struct ReloadOutcome {
     bool ok = false;
@@ -35,6 +33,8 @@ struct ReloadOutcome {
     std::time_t at = 0;
 };
 
+// The acting layer: it owns the descriptors, processes and generations, turns what happens into
+// MasterPolicy's events and carries out the actions it returns.
 class Master final : public AdminContent, public SupervisorEvents {
 public:
     using Clock = std::chrono::steady_clock;
@@ -52,22 +52,14 @@ public:
     void on_worker_exit(const WorkerProcess& worker, int status) override;
 
 private:
-    struct PendingRespawn {
-        unsigned slot;
-        Clock::time_point due;
-    };
-
     // master.cpp
     bool start();
     void on_signal();
     void on_tick();
     void on_child_exit();
-    void begin_graceful_stop(const char* why);
-    void begin_fast_stop(const char* why);
-    void schedule_respawn(unsigned slot, std::chrono::milliseconds lived);
-    void run_due_respawns(Clock::time_point now);
-    void add_worker();
-    void remove_worker();
+    void carry_out(const Actions& actions);
+    void carry_out(const Action& action);
+    void spawn(const Action& action);
     void reopen_logs();
     bool configure_logging();
     void update_service_manager(Clock::time_point now);
@@ -77,22 +69,18 @@ private:
     bool bind_admin(const std::optional<Address>& address, std::vector<InheritedSocket>& inherited);
 
     // reload.cpp
-    void begin_reload();
-    void finish_reload();
-    void fail_reload(const std::string& reason);
-    void check_reload_deadline(Clock::time_point now);
+    void prepare_reload();
+    void adopt_pending();
     void record_reload(bool ok, const std::string& error);
 
     // upgrade.cpp
-    void begin_upgrade();
+    void start_upgrade();
     void on_upgrade_child_exit(int status);
     void on_upgrade_child_gone();
     void forget_upgrade_child();
     void send_signal_to_upgrade_child(int signal_number);
-    void on_upgrade_complete();
-    void check_upgrade_deadline(Clock::time_point now);
+    void hand_over(pid_t new_master);
     void tell_previous_master();
-    void abandon_upgrade(int stop_signal);
 
     // The config of the generation that serves; a reload replaces it only once the new one is ready.
     const Config& config() const { return current_.config; }
@@ -108,22 +96,17 @@ private:
     MemberHandler<Master> signal_handler_{this, &Master::on_signal};
     MemberHandler<Master> tick_handler_{this, &Master::on_tick};
 
-    MasterState state_ = MasterState::starting;
+    MasterPolicy policy_;
     Generation current_;
     std::optional<Generation> pending_;  // a reload's generation until it is ready
-    bool reload_requested_again_ = false;
-    std::vector<PendingRespawn> respawns_;
-    RespawnBackoff backoff_;
 
     unsigned reloads_ = 0;
     unsigned reload_failures_ = 0;
     unsigned worker_restarts_ = 0;
     std::optional<ReloadOutcome> last_reload_;
 
-    pid_t upgrade_child_ = 0;
     WatchedFd upgrade_child_pidfd_;  // readable once the new master has exited
     MemberHandler<Master> upgrade_child_handler_{this, &Master::on_upgrade_child_gone};
-    Clock::time_point upgrade_deadline_{};
     std::vector<InheritedSocket> inherited_;  // taken by start()
     PreviousMaster previous_master_;  // the master that started this one, told once we are ready
 
@@ -133,16 +116,7 @@ private:
     std::string last_status_;
 
     PidFile pid_file_;
-    Clock::time_point stop_deadline_{};
-    int exit_code_ = 0;
-    // Workers of the current generation that died in a row before they were ready. At
-    // kMaxDeathsBeforeReady the first start has failed. Later, at kMaxReplacementDeaths (about
-    // 13 s of doubling backoff, time for a passing shortage to pass), replacements stop until a
-    // reload, and corral stops once no worker is left.
-    unsigned deaths_before_ready_ = 0;
-    bool replacements_stopped_ = false;
-    static constexpr unsigned kMaxDeathsBeforeReady = 5;
-    static constexpr unsigned kMaxReplacementDeaths = 8;
+    bool loop_failed_ = false;
 };
 
 }  // namespace corral

@@ -14,16 +14,6 @@
 namespace corral {
 namespace {
 
-const char* master_state_name(MasterState state) {
-    switch (state) {
-        case MasterState::starting: return "starting";
-        case MasterState::running: return "running";
-        case MasterState::reloading: return "reloading";
-        case MasterState::stopping: return "stopping";
-    }
-    return "unknown";
-}
-
 void append_metric(std::string& out, const char* name, const char* type, const char* help) {
     out += "# HELP ";
     out += name;
@@ -76,13 +66,15 @@ void append_module_counters(std::string& out, const Supervisor& supervisor) {
 
 }  // namespace
 
-bool Master::serving() const { return state_ != MasterState::stopping && state_ != MasterState::starting; }
+bool Master::serving() const {
+    return policy_.state() == MasterState::running || policy_.state() == MasterState::reloading;
+}
 
 std::string Master::status_json() const {
     nlohmann::json status = {
         {"pid", ::getpid()},
         {"generation", current_.number},
-        {"state", master_state_name(state_)},
+        {"state", master_state_name(policy_.state())},
         {"reloads", reloads_},
         {"reload_failures", reload_failures_},
         {"worker_restarts", worker_restarts_},

@@ -73,37 +73,28 @@ void add_module_totals(std::vector<ModuleCounterSample>& totals, const std::vect
     }
 }
 
-std::string describe_exit(int status) {
-    if (WIFEXITED(status)) return "exited with code " + std::to_string(WEXITSTATUS(status));
-    if (WIFSIGNALED(status)) {
-        return "was killed by signal " + std::to_string(WTERMSIG(status)) + " (" + ::strsignal(WTERMSIG(status)) +
-               ")";
-    }
-    return "ended with status " + std::to_string(status);
-}
-
 void WorkerProcess::handle_event(std::uint32_t) { supervisor->on_message(*this); }
 
 Supervisor::Supervisor(EventLoop& loop, SupervisorEvents& events) : loop_(loop), events_(events) {}
 
-bool Supervisor::spawn(const Generation& generation, unsigned slot) {
+pid_t Supervisor::spawn(const Generation& generation, unsigned slot) {
     std::vector<std::pair<int, ListenConfig>> fds;
     std::string error;
     if (!listener_fds_for_slot(generation.listeners, slot, fds, error)) {
         log_error("cannot start a worker: %s", error.c_str());
-        return false;
+        return 0;
     }
     int pair[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
         log_error("socketpair() failed: %m");
-        return false;
+        return 0;
     }
     Fd master_end(pair[0]);
     Fd worker_end(pair[1]);
     const pid_t pid = ::fork();
     if (pid < 0) {
         log_error("fork() failed: %m");
-        return false;
+        return 0;
     }
     if (pid == 0) become_worker(generation, slot, std::move(fds), worker_end.release());
 
@@ -121,7 +112,7 @@ bool Supervisor::spawn(const Generation& generation, unsigned slot) {
     }
     log_info("started worker %d (generation %u)", pid, generation.number);
     workers_.push_back(std::move(worker));
-    return true;
+    return pid;
 }
 
 bool Supervisor::on_message(WorkerProcess& worker) {
@@ -236,21 +227,9 @@ void Supervisor::drain(WorkerProcess& worker) {
     send(worker, MessageType::drain);
 }
 
-void Supervisor::drain_generation(unsigned generation) {
-    for (auto& worker : workers_) {
-        if (worker->generation == generation) drain(*worker);
-    }
-}
-
-void Supervisor::drain_all() {
-    for (auto& worker : workers_) drain(*worker);
-}
-
-void Supervisor::stop_all() {
-    for (auto& worker : workers_) {
-        worker->state = WorkerState::draining;
-        send(*worker, MessageType::stop);
-    }
+void Supervisor::stop(WorkerProcess& worker) {
+    worker.state = WorkerState::draining;
+    send(worker, MessageType::stop);
 }
 
 void Supervisor::kill_all(const char* why) {
@@ -261,25 +240,9 @@ void Supervisor::kill_all(const char* why) {
     }
 }
 
-std::size_t Supervisor::count(unsigned generation) const {
-    return static_cast<std::size_t>(std::count_if(workers_.begin(), workers_.end(), [generation](const auto& w) {
-        return w->generation == generation && w->state != WorkerState::draining;
-    }));
-}
-
-bool Supervisor::generation_ready(unsigned generation) const {
-    return std::all_of(workers_.begin(), workers_.end(), [generation](const auto& w) {
-        return w->generation != generation || w->state != WorkerState::starting;
-    });
-}
-
-WorkerProcess* Supervisor::find_slot(unsigned generation, unsigned slot) {
-    for (auto& worker : workers_) {
-        if (worker->generation == generation && worker->slot == slot && worker->state != WorkerState::draining) {
-            return worker.get();
-        }
-    }
-    return nullptr;
+WorkerProcess* Supervisor::find(pid_t pid) {
+    const auto found = std::find_if(workers_.begin(), workers_.end(), [pid](const auto& w) { return w->pid == pid; });
+    return found == workers_.end() ? nullptr : found->get();
 }
 
 }  // namespace corral

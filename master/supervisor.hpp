@@ -14,6 +14,7 @@
 #include "common/event_loop.hpp"
 #include "common/fd.hpp"
 #include "common/ipc.hpp"
+#include "master/exit_status.hpp"
 #include "master/generation.hpp"
 #include "master/listeners.hpp"
 
@@ -64,8 +65,8 @@ public:
     Supervisor(const Supervisor&) = delete;
     Supervisor& operator=(const Supervisor&) = delete;
 
-    // Forks a worker for `slot` of a generation. False (logged) if it could not be started.
-    bool spawn(const Generation& generation, unsigned slot);
+    // Forks a worker for `slot` of a generation: its pid, or 0 (logged) if it could not be started.
+    pid_t spawn(const Generation& generation, unsigned slot);
 
     // Handles the exit of pid if it is a worker; false if it is not one of ours.
     bool on_exit(pid_t pid, int status);
@@ -79,10 +80,8 @@ public:
     void broadcast(MessageType type, int passed_fd = -1);
     // Stop accepting and finish open connections.
     void drain(WorkerProcess& worker);
-    void drain_generation(unsigned generation);
-    void drain_all();
     // Exit now (fast stop).
-    void stop_all();
+    void stop(WorkerProcess& worker);
     void kill_all(const char* why);
 
     // Frees what on_exit() retired. Called between batches of events: an event for a reaped
@@ -90,9 +89,7 @@ public:
     void release_retired() { retired_.clear(); }
 
     std::size_t live() const { return workers_.size(); }
-    std::size_t count(unsigned generation) const;
-    bool generation_ready(unsigned generation) const;
-    WorkerProcess* find_slot(unsigned generation, unsigned slot);
+    WorkerProcess* find(pid_t pid);
     const std::vector<std::unique_ptr<WorkerProcess>>& workers() const { return workers_; }
 
     // Counters of workers that have exited, so that totals never go backwards.
@@ -122,7 +119,5 @@ inline constexpr std::size_t kMaxModuleCounterTotals = 4096;
 // Adds each sample of `more` to the entry of `totals` with the same listener, module and name
 // (new ones only while totals holds fewer than kMaxModuleCounterTotals).
 void add_module_totals(std::vector<ModuleCounterSample>& totals, const std::vector<ModuleCounterSample>& more);
-
-std::string describe_exit(int status);
 
 }  // namespace corral

@@ -29,8 +29,6 @@
 namespace corral {
 namespace {
 
-// Starting a binary and its workers takes well under a second; this is only for one that hangs.
-constexpr std::chrono::seconds kUpgradeLimit{30};
 // Time for the previous master to act on our SIGTERM and send MAINPID= before our first ping.
 constexpr std::chrono::milliseconds kFirstPingAfterHandover{100};
 
@@ -94,17 +92,7 @@ bool send_signal(int pidfd, int signal_number) {
 
 }  // namespace
 
-void Master::begin_upgrade() {
-    if (state_ != MasterState::running) {
-        log_error("binary upgrade refused: the master is %s", state_ == MasterState::reloading ? "reloading"
-                                                             : state_ == MasterState::starting ? "starting"
-                                                                                                : "stopping");
-        return;
-    }
-    if (upgrade_child_ > 0) {
-        log_error("binary upgrade refused: new master %d is still starting", upgrade_child_);
-        return;
-    }
+void Master::start_upgrade() {
     std::vector<int> fds;
     std::vector<std::string> names;
     for (const auto& listener : current_.listeners) {
@@ -129,28 +117,27 @@ void Master::begin_upgrade() {
         log_error("binary upgrade: starting a process failed: %m");
         return;
     }
-    upgrade_child_ = child.pid;
-    upgrade_deadline_ = Clock::now() + kUpgradeLimit;
     log_notice("binary upgrade: started %s as pid %d with %zu sockets", binary_path_.c_str(), child.pid, fds.size());
     if (!child.pidfd) {
         // Unreachable short of descriptor exhaustion; without a pidfd the new master can be
         // neither followed nor stopped safely, so it is stopped now.
         log_error("binary upgrade: pidfd_open(%d) failed: %m; stopping the new master", child.pid);
         ::kill(child.pid, SIGKILL);
-        upgrade_child_ = 0;
         return;
     }
     upgrade_child_pidfd_ = WatchedFd(loop_, std::move(child.pidfd));
     if (!upgrade_child_pidfd_.watch(EPOLLIN, &upgrade_child_handler_)) {
-        log_error("binary upgrade: watching the new master failed: %m; stopping it");
-        send_signal_to_upgrade_child(SIGKILL);
-        forget_upgrade_child();
+        log_error("binary upgrade: watching the new master %d failed: %m; stopping it", child.pid);
+        if (!send_signal(upgrade_child_pidfd_.get(), SIGKILL)) log_error("signalling the new master %d failed: %m", child.pid);
+        upgrade_child_pidfd_.close();
+        return;
     }
+    carry_out(policy_.upgrade_started(child.pid, Clock::now()));
 }
 
 // Reached through SIGCHLD when the new master is this master's child.
 void Master::on_upgrade_child_exit(int status) {
-    log_error("binary upgrade failed: the new master %d %s; this master keeps serving", upgrade_child_,
+    log_error("binary upgrade failed: the new master %d %s; this master keeps serving", policy_.upgrade_child(),
               describe_exit(status).c_str());
     forget_upgrade_child();
 }
@@ -158,58 +145,40 @@ void Master::on_upgrade_child_exit(int status) {
 // Reached through the pidfd. A sibling's exit status goes to the parent we share; our own child
 // is reaped here if SIGCHLD has not done it yet.
 void Master::on_upgrade_child_gone() {
-    if (upgrade_child_ <= 0) return;
+    const pid_t upgrade_child = policy_.upgrade_child();
+    if (upgrade_child <= 0) return;
     siginfo_t info{};
     if (::waitid(static_cast<idtype_t>(P_PIDFD), static_cast<id_t>(upgrade_child_pidfd_.get()), &info,
                  WEXITED | WNOHANG) == 0 &&
-        info.si_pid == upgrade_child_) {
+        info.si_pid == upgrade_child) {
         on_upgrade_child_exit(info.si_code == CLD_EXITED ? W_EXITCODE(info.si_status, 0) : info.si_status);
         return;
     }
     log_error("binary upgrade failed: the new master %d exited before it was ready; this master keeps serving",
-              upgrade_child_);
+              upgrade_child);
     forget_upgrade_child();
 }
 
 void Master::forget_upgrade_child() {
-    upgrade_child_ = 0;
+    policy_.upgrade_child_gone();
     upgrade_child_pidfd_.close();
 }
 
 void Master::send_signal_to_upgrade_child(int signal_number) {
     if (!send_signal(upgrade_child_pidfd_.get(), signal_number)) {
-        log_error("signalling the new master %d failed: %m", upgrade_child_);
+        log_error("signalling the new master %d failed: %m", policy_.upgrade_child());
     }
 }
 
-void Master::check_upgrade_deadline(Clock::time_point now) {
-    if (upgrade_child_ > 0 && now > upgrade_deadline_) {
-        log_error("binary upgrade failed: the new master %d was not ready within %lld s; killing it",
-                  upgrade_child_, static_cast<long long>(kUpgradeLimit.count()));
-        send_signal_to_upgrade_child(SIGKILL);
-        upgrade_deadline_ = Clock::time_point::max();
-    }
-}
-
-void Master::on_upgrade_complete() {
-    log_notice("binary upgrade: new master %d is ready; this master drains and exits", upgrade_child_);
+void Master::hand_over(pid_t new_master) {
     // The sockets and the pid file belong to the new master now.
     for (const auto& listener : current_.listeners) listener->unix_file.disown();
     admin_.disown_socket_file();
     // systemd follows the new master from now on (NotifyAccess=main suffices); it also feeds the
     // watchdog, and pings from here would only be refused.
-    notify_main_pid(upgrade_child_);
+    notify_main_pid(new_master);
     watchdog_interval_.reset();
-    forget_upgrade_child();
-    begin_graceful_stop("replaced by a new binary");
-}
-
-// Stopping while a new binary is still starting: the operator wants the service gone, so the
-// new master is stopped the same way instead of being left to serve on its own.
-void Master::abandon_upgrade(int stop_signal) {
-    if (upgrade_child_ <= 0) return;
-    log_notice("stopping the new master %d of an unfinished binary upgrade too", upgrade_child_);
-    send_signal_to_upgrade_child(stop_signal);
+    upgrade_child_pidfd_.close();
 }
 
 void Master::tell_previous_master() {
