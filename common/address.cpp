@@ -31,24 +31,15 @@ Address unix_address(std::string path) {
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 // Only digits: no sign, no spaces, no trailing text, so that "80x" or "+80" is not read as 80.
-std::optional<std::uint16_t> parse_port(std::string_view text, std::string& error) {
-    if (text.empty()) {
-        error = "missing port after ':'";
-        return std::nullopt;
-    }
+Result<std::uint16_t> parse_port(std::string_view text) {
+    if (text.empty()) return Failure{"missing port after ':'"};
     unsigned long value = 0;
     for (char c : text) {
-        if (!is_digit(c)) {
-            error = "port \"" + std::string(text) + "\" is not a number";
-            return std::nullopt;
-        }
+        if (!is_digit(c)) return Failure{"port \"" + std::string(text) + "\" is not a number"};
         // Saturating keeps a 30-digit port from wrapping around into range.
         value = value > 65535 ? value : value * 10 + static_cast<unsigned long>(c - '0');
     }
-    if (value > 65535) {
-        error = "port " + std::string(text) + " is out of range (0..65535)";
-        return std::nullopt;
-    }
+    if (value > 65535) return Failure{"port " + std::string(text) + " is out of range (0..65535)"};
     return static_cast<std::uint16_t>(value);
 }
 
@@ -61,112 +52,74 @@ std::optional<std::string> canonical_ip(int family, const std::string& host) {
     return std::string(text);
 }
 
-std::optional<Address> parse_unix(std::string_view path, std::string& error) {
-    if (path.empty()) {
-        error = "unix: needs a path, e.g. unix:/run/corral/corral.sock";
-        return std::nullopt;
-    }
-    if (path.find('\0') != std::string_view::npos) {
-        error = "the unix socket path contains a NUL byte";
-        return std::nullopt;
-    }
+Result<Address> parse_unix(std::string_view path) {
+    if (path.empty()) return Failure{"unix: needs a path, e.g. unix:/run/corral/corral.sock"};
+    if (path.find('\0') != std::string_view::npos) return Failure{"the unix socket path contains a NUL byte"};
     if (path.size() > kMaxUnixPath) {
-        error = "the unix socket path is " + std::to_string(path.size()) +
-                " bytes long; the limit is " + std::to_string(kMaxUnixPath);
-        return std::nullopt;
+        return Failure{"the unix socket path is " + std::to_string(path.size()) + " bytes long; the limit is " +
+                       std::to_string(kMaxUnixPath)};
     }
     return unix_address(std::string(path));
 }
 
-std::optional<Address> parse_bracketed_ipv6(std::string_view text, std::string& error) {
+Result<Address> parse_bracketed_ipv6(std::string_view text) {
     const auto close = text.find(']');
-    if (close == std::string_view::npos) {
-        error = "missing ']' after the IPv6 address";
-        return std::nullopt;
-    }
+    if (close == std::string_view::npos) return Failure{"missing ']' after the IPv6 address"};
     const std::string host(text.substr(1, close - 1));
-    if (host.empty()) {
-        error = "empty IPv6 address inside []; write [::]:PORT for all IPv6 addresses";
-        return std::nullopt;
-    }
+    if (host.empty()) return Failure{"empty IPv6 address inside []; write [::]:PORT for all IPv6 addresses"};
     const auto canonical = canonical_ip(AF_INET6, host);
-    if (!canonical) {
-        error = "\"" + host + "\" is not a numeric IPv6 address";
-        return std::nullopt;
-    }
+    if (!canonical) return Failure{"\"" + host + "\" is not a numeric IPv6 address"};
     const std::string_view rest = text.substr(close + 1);
-    if (rest.empty()) {
-        error = "missing port; write [" + host + "]:PORT";
-        return std::nullopt;
-    }
-    if (rest.front() != ':') {
-        error = "unexpected \"" + std::string(rest) + "\" after ']'; expected :PORT";
-        return std::nullopt;
-    }
-    const auto port = parse_port(rest.substr(1), error);
-    if (!port) return std::nullopt;
+    if (rest.empty()) return Failure{"missing port; write [" + host + "]:PORT"};
+    if (rest.front() != ':') return Failure{"unexpected \"" + std::string(rest) + "\" after ']'; expected :PORT"};
+    const auto port = parse_port(rest.substr(1));
+    if (!port) return Failure{port.error()};
     return ip_address(AddressFamily::ipv6, *canonical, *port);
 }
 
-std::optional<Address> parse_ipv4(std::string_view text, std::string& error) {
+Result<Address> parse_ipv4(std::string_view text) {
     const auto colon = text.rfind(':');
     if (colon == std::string_view::npos) {
-        if (text.front() == '/')
-            error = "a unix socket path needs the prefix: write unix:" + std::string(text);
-        else
-            error = "missing port; expected host:port, e.g. 127.0.0.1:7000";
-        return std::nullopt;
+        if (text.front() == '/') return Failure{"a unix socket path needs the prefix: write unix:" + std::string(text)};
+        return Failure{"missing port; expected host:port, e.g. 127.0.0.1:7000"};
     }
     const std::string host(text.substr(0, colon));
     const std::string_view port_text = text.substr(colon + 1);
     if (host.find(':') != std::string::npos) {
         // Several colons: most likely an IPv6 address written without brackets.
         if (canonical_ip(AF_INET6, host))
-            error =
-                "an IPv6 address needs brackets: write [" + host + "]:" + std::string(port_text);
-        else if (canonical_ip(AF_INET6, std::string(text)))
-            error =
-                "an IPv6 address needs brackets and a port: write [" + std::string(text) + "]:PORT";
-        else
-            error = "too many ':'; expected host:port or [v6addr]:port";
-        return std::nullopt;
+            return Failure{"an IPv6 address needs brackets: write [" + host + "]:" + std::string(port_text)};
+        if (canonical_ip(AF_INET6, std::string(text)))
+            return Failure{"an IPv6 address needs brackets and a port: write [" + std::string(text) + "]:PORT"};
+        return Failure{"too many ':'; expected host:port or [v6addr]:port"};
     }
     if (host.empty()) {
-        error =
-            "missing host before ':'; write 0.0.0.0:PORT for all IPv4 addresses or [::]:PORT "
-            "for all IPv6 ones";
-        return std::nullopt;
+        return Failure{"missing host before ':'; write 0.0.0.0:PORT for all IPv4 addresses or [::]:PORT for all "
+                       "IPv6 ones"};
     }
     const auto canonical = canonical_ip(AF_INET, host);
     if (!canonical) {
         if (host.find_first_not_of("0123456789.") == std::string::npos)
-            error = "\"" + host + "\" is not a valid IPv4 address";
-        else
-            error =
-                "expected a numeric IPv4 address; for IPv6 write [addr]:port (host names like \"" +
-                host + "\" are not resolved)";
-        return std::nullopt;
+            return Failure{"\"" + host + "\" is not a valid IPv4 address"};
+        return Failure{"expected a numeric IPv4 address; for IPv6 write [addr]:port (host names like \"" + host +
+                       "\" are not resolved)"};
     }
-    const auto port = parse_port(port_text, error);
-    if (!port) return std::nullopt;
+    const auto port = parse_port(port_text);
+    if (!port) return Failure{port.error()};
     return ip_address(AddressFamily::ipv4, *canonical, *port);
 }
 
 }  // namespace
 
-std::optional<Address> parse_address(std::string_view text, std::string& error) {
+Result<Address> parse_address(std::string_view text) {
     if (text.empty()) {
-        error = "the address is empty; expected \"host:port\", \"[v6addr]:port\" or \"unix:/path\"";
-        return std::nullopt;
+        return Failure{"the address is empty; expected \"host:port\", \"[v6addr]:port\" or \"unix:/path\""};
     }
-    if (text.starts_with(kUnixPrefix)) return parse_unix(text.substr(kUnixPrefix.size()), error);
+    if (text.starts_with(kUnixPrefix)) return parse_unix(text.substr(kUnixPrefix.size()));
     // inet_pton reads a C string: whatever followed a NUL would be silently ignored.
-    if (text.find('\0') != std::string_view::npos) {
-        error = "the address contains a NUL byte";
-        return std::nullopt;
-    }
-    if (text.front() == '[') return parse_bracketed_ipv6(text, error);
-    return parse_ipv4(text, error);
+    if (text.find('\0') != std::string_view::npos) return Failure{"the address contains a NUL byte"};
+    if (text.front() == '[') return parse_bracketed_ipv6(text);
+    return parse_ipv4(text);
 }
 
 std::string format_address(const Address& address) {

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "common/config_types.hpp"
+#include "common/result.hpp"
 
 namespace corral {
 
@@ -20,10 +21,9 @@ struct SocketAddress {
     sockaddr* get() { return reinterpret_cast<sockaddr*>(&storage); }
 };
 
-// Parses one address. On failure returns nullopt and sets error to a sentence naming what was
-// expected, e.g. "port 70000 is out of range (0..65535)". The host is stored in its canonical
+// Parses one address, or says what was expected, e.g. "port 70000 is out of range (0..65535)". The host is stored in its canonical
 // spelling ("[0:0::1]" becomes "::1"), so equal addresses compare equal.
-std::optional<Address> parse_address(std::string_view text, std::string& error);
+Result<Address> parse_address(std::string_view text);
 
 // The canonical text of an address: "127.0.0.1:7000", "[::1]:7000", "unix:/run/corral.sock".
 std::string format_address(const Address& address);

@@ -319,12 +319,13 @@ private:
         return [this, &out](const YAML::Node& value, const std::string& path) {
             const auto text = scalar(value, path, "an address like 127.0.0.1:7000");
             if (!text) return;
-            std::string error;
-            out = parse_address(*text, error);
-            if (out)
-                placed_addresses_.push_back({*out, path, value.Mark()});
-            else
-                fail(value.Mark(), path + ": invalid address " + quoted(*text) + ": " + error);
+            const Result<Address> address = parse_address(*text);
+            if (!address) {
+                fail(value.Mark(), path + ": invalid address " + quoted(*text) + ": " + address.error());
+                return;
+            }
+            out = *address;
+            placed_addresses_.push_back({*out, path, value.Mark()});
         };
     }
 

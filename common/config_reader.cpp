@@ -212,10 +212,9 @@ ConfigReader::Reader ConfigReader::as_size(std::uint64_t min, std::uint64_t max,
     return [this, min, max, &out](const YAML::Node& value, const std::string& path) {
         const auto text = scalar(value, path, "a size like 16KiB");
         if (!text) return;
-        std::string error;
-        const auto size = parse_size(*text, error);
+        const auto size = parse_size(*text);
         if (!size)
-            fail(value.Mark(), path + ": " + error);
+            fail(value.Mark(), path + ": " + size.error());
         else if (*size < min || *size > max)
             fail_expected(value, path,
                           "a size from " + format_size(min) + " to " + format_size(max));
@@ -229,10 +228,9 @@ ConfigReader::Reader ConfigReader::as_duration(std::chrono::milliseconds min, st
     return [this, min, max, &out](const YAML::Node& value, const std::string& path) {
         const auto text = scalar(value, path, "a duration like 5s or 250ms");
         if (!text) return;
-        std::string error;
-        const auto duration = parse_duration(*text, error);
+        const auto duration = parse_duration(*text);
         if (!duration)
-            fail(value.Mark(), path + ": " + error);
+            fail(value.Mark(), path + ": " + duration.error());
         else if (*duration < min || *duration > max)
             fail_expected(value, path,
                           "a duration from " + format_duration(min) + " to " + format_duration(max));

@@ -24,40 +24,32 @@ Record read_record(std::span<const std::byte> image, std::uint64_t offset) {
 
 }  // namespace
 
-std::optional<std::vector<std::string>> defined_dynamic_symbols(std::span<const std::byte> image,
-                                                                std::string_view prefix, std::string& error) {
+Result<std::vector<std::string>> defined_dynamic_symbols(std::span<const std::byte> image, std::string_view prefix) {
     if (image.size() < sizeof(Elf64_Ehdr) || std::memcmp(image.data(), ELFMAG, SELFMAG) != 0) {
-        error = "not an ELF file";
-        return std::nullopt;
+        return Failure{"not an ELF file"};
     }
     const auto header = read_record<Elf64_Ehdr>(image, 0);
     const bool native_order = (header.e_ident[EI_DATA] == ELFDATA2LSB) == (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__);
     if (header.e_ident[EI_CLASS] != ELFCLASS64 || !native_order) {
-        error = "an ELF file for another kind of machine (not 64-bit in this machine's byte order)";
-        return std::nullopt;
+        return Failure{"an ELF file for another kind of machine (not 64-bit in this machine's byte order)"};
     }
-    if (header.e_type != ET_DYN) {
-        error = "an ELF file that is not a shared object";
-        return std::nullopt;
-    }
+    if (header.e_type != ET_DYN) return Failure{"an ELF file that is not a shared object"};
     if (header.e_shentsize != sizeof(Elf64_Shdr) ||
         !within(header.e_shoff, std::uint64_t{header.e_shnum} * sizeof(Elf64_Shdr), image.size())) {
-        error = "a shared object whose section headers are missing or outside the file";
-        return std::nullopt;
+        return Failure{"a shared object whose section headers are missing or outside the file"};
     }
-    auto section = [&](std::uint64_t index) { return read_record<Elf64_Shdr>(image, header.e_shoff + index * sizeof(Elf64_Shdr)); };
+    auto section = [&](std::uint64_t index) { return read_record<Elf64_Shdr>(image, header.e_shoff +
+        index * sizeof(Elf64_Shdr)); };
     for (std::uint64_t index = 0; index < header.e_shnum; ++index) {
         const Elf64_Shdr symbols = section(index);
         if (symbols.sh_type != SHT_DYNSYM) continue;
         if (symbols.sh_entsize != sizeof(Elf64_Sym) || !within(symbols.sh_offset, symbols.sh_size, image.size()) ||
             symbols.sh_link >= header.e_shnum) {
-            error = "a shared object whose dynamic symbol table is malformed";
-            return std::nullopt;
+            return Failure{"a shared object whose dynamic symbol table is malformed"};
         }
         const Elf64_Shdr strings = section(symbols.sh_link);
         if (strings.sh_type != SHT_STRTAB || !within(strings.sh_offset, strings.sh_size, image.size())) {
-            error = "a shared object whose dynamic string table is malformed";
-            return std::nullopt;
+            return Failure{"a shared object whose dynamic string table is malformed"};
         }
         const char* names = reinterpret_cast<const char*>(image.data() + strings.sh_offset);
         std::vector<std::string> found;
@@ -72,8 +64,7 @@ std::optional<std::vector<std::string>> defined_dynamic_symbols(std::span<const 
         }
         return found;
     }
-    error = "a shared object without a dynamic symbol table";
-    return std::nullopt;
+    return Failure{"a shared object without a dynamic symbol table"};
 }
 
 }  // namespace corral

@@ -128,28 +128,20 @@ std::vector<std::byte> encode_message(const Message& message) {
     return packet;
 }
 
-std::optional<Message> decode_message(std::span<const std::byte> packet, std::string& error) {
+Result<Message> decode_message(std::span<const std::byte> packet) {
     if (packet.size() < kFixedMessageSize || packet.size() > kMaxMessageSize) {
-        error = "message of " + std::to_string(packet.size()) + " bytes, expected " +
-                std::to_string(kFixedMessageSize) + " to " + std::to_string(kMaxMessageSize);
-        return std::nullopt;
+        return Failure{"message of " + std::to_string(packet.size()) + " bytes, expected " +
+                       std::to_string(kFixedMessageSize) + " to " + std::to_string(kMaxMessageSize)};
     }
     const auto version = static_cast<std::uint8_t>(packet[0]);
     if (version != kProtocolVersion) {
-        error = "protocol version " + std::to_string(version) + ", expected " +
-                std::to_string(kProtocolVersion);
-        return std::nullopt;
+        return Failure{"protocol version " + std::to_string(version) + ", expected " +
+                       std::to_string(kProtocolVersion)};
     }
     const auto type = static_cast<std::uint8_t>(packet[1]);
-    if (!known_type(type)) {
-        error = "unknown message type " + std::to_string(type);
-        return std::nullopt;
-    }
+    if (!known_type(type)) return Failure{"unknown message type " + std::to_string(type)};
     for (std::size_t i = 2; i < 8; ++i) {
-        if (packet[i] != std::byte{0}) {
-            error = "reserved header bytes are not zero";
-            return std::nullopt;
-        }
+        if (packet[i] != std::byte{0}) return Failure{"reserved header bytes are not zero"};
     }
     Message message;
     message.type = static_cast<MessageType>(type);
@@ -166,19 +158,16 @@ std::optional<Message> decode_message(std::span<const std::byte> packet, std::st
         message.reason.assign(reinterpret_cast<const char*>(tail.data()), tail.size());
         if (message.reason.empty() || message.reason.size() > kMaxReasonBytes ||
             message.reason.find('\0') != std::string::npos) {
-            error = "a start_failed message without a reason of 1 to " + std::to_string(kMaxReasonBytes) +
-                    " bytes without NUL";
-            return std::nullopt;
+            return Failure{"a start_failed message without a reason of 1 to " + std::to_string(kMaxReasonBytes) +
+                           " bytes without NUL"};
         }
     } else if (carries_module_counters(message.type)) {
         if (!decode_module_counters(tail, message.module_counters)) {
-            error = "module counters that run past the end of the message";
-            return std::nullopt;
+            return Failure{"module counters that run past the end of the message"};
         }
     } else if (!tail.empty()) {
-        error = std::string("a ") + message_type_name(message.type) + " message with " + std::to_string(tail.size()) +
-                " bytes after its counters";
-        return std::nullopt;
+        return Failure{std::string("a ") + message_type_name(message.type) + " message with " +
+                       std::to_string(tail.size()) + " bytes after its counters"};
     }
     return message;
 }

@@ -14,6 +14,7 @@
 #include <sys/types.h>
 
 #include "common/fd.hpp"
+#include "common/result.hpp"
 
 namespace corral {
 
@@ -94,8 +95,8 @@ inline constexpr std::size_t kMaxMessageSize = 32 * 1024;
 std::vector<std::byte> encode_message(const Message& message);
 
 // Rejects a packet of the wrong size, another version, an unknown type, non-zero reserved bytes or
-// a tail that is not what its type allows; error then says which.
-std::optional<Message> decode_message(std::span<const std::byte> packet, std::string& error);
+// a tail that is not what its type allows, saying which.
+Result<Message> decode_message(std::span<const std::byte> packet);
 
 const char* message_type_name(MessageType type);
 

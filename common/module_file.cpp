@@ -7,12 +7,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
-#include <cstring>
 #include <span>
 
 #include "common/elf_symbols.hpp"
+#include "common/errno_text.hpp"
 #include "common/fd.hpp"
 #include "common/trusted_path.hpp"
 #include "common/units.hpp"
@@ -40,41 +41,36 @@ std::string versions_found(const std::vector<std::string>& symbols) {
 
 }  // namespace
 
-std::string unloadable_module_file(const std::string& path, const std::vector<uid_t>& trusted, Fd& opened) {
+Result<Fd> open_module_file(const std::string& path, const std::vector<uid_t>& trusted) {
     Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
     if (!fd) {
-        if (errno == ELOOP) return "it is a symbolic link; name the file itself";
-        return std::string("cannot open it: ") + std::strerror(errno);
+        if (errno == ELOOP) return Failure{"it is a symbolic link; name the file itself"};
+        return Failure{"cannot open it: " + errno_text()};
     }
     struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) return std::string("cannot stat it: ") + std::strerror(errno);
-    if (std::string why = untrusted_file(st, trusted); !why.empty()) return why;
+    if (::fstat(fd.get(), &st) != 0) return Failure{"cannot stat it: " + errno_text()};
+    if (Outcome file = check_opened_file(st, trusted); !file) return Failure{file.error()};
     if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
-        return "it is writable by its group or by others; only its owner may change code that corral runs";
-    if (std::string why = untrusted_directory(path, trusted); !why.empty()) return why;
+        return Failure{"it is writable by its group or by others; only its owner may change code that corral runs"};
+    if (Outcome directories = check_directories(path, trusted); !directories) return Failure{directories.error()};
     if (static_cast<std::uint64_t>(st.st_size) > kMaxModuleBytes)
-        return "it is larger than " + format_size(kMaxModuleBytes) + "; is it the right file?";
-    if (st.st_size == 0) return "it is empty, not a shared object";
+        return Failure{"it is larger than " + format_size(kMaxModuleBytes) + "; is it the right file?"};
+    if (st.st_size == 0) return Failure{"it is empty, not a shared object"};
 
     const std::size_t size = static_cast<std::size_t>(st.st_size);
     void* mapped = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd.get(), 0);
-    if (mapped == MAP_FAILED) return std::string("cannot read it: ") + std::strerror(errno);
-    std::string error;
-    const auto symbols = defined_dynamic_symbols(std::span(static_cast<const std::byte*>(mapped), size),
-                                                 CORRAL_MODULE_SYMBOL_PREFIX, error);
+    if (mapped == MAP_FAILED) return Failure{"cannot read it: " + errno_text()};
+    const auto symbols =
+        defined_dynamic_symbols(std::span(static_cast<const std::byte*>(mapped), size), CORRAL_MODULE_SYMBOL_PREFIX);
     ::munmap(mapped, size);
-    if (!symbols) return "it is " + error;
+    if (!symbols) return Failure{"it is " + symbols.error()};
     const std::string wanted = CORRAL_MODULE_SYMBOL_PREFIX + std::to_string(CORRAL_MODULE_ABI_VERSION);
-    for (const std::string& symbol : *symbols) {
-        if (symbol != wanted) continue;
-        opened = std::move(fd);
-        return "";
-    }
+    if (std::find(symbols->begin(), symbols->end(), wanted) != symbols->end()) return fd;
     const std::string found = versions_found(*symbols);
     if (found.empty())
-        return "it defines no " + wanted + " symbol; is it a corral module (built with corral/module.h)?";
-    return "it was built for module ABI version " + found + ", and this corral loads version " +
-           std::to_string(CORRAL_MODULE_ABI_VERSION) + "; rebuild it against this corral's corral/module.h";
+        return Failure{"it defines no " + wanted + " symbol; is it a corral module (built with corral/module.h)?"};
+    return Failure{"it was built for module ABI version " + found + ", and this corral loads version " +
+                   std::to_string(CORRAL_MODULE_ABI_VERSION) + "; rebuild it against this corral's corral/module.h"};
 }
 
 }  // namespace corral

@@ -9,13 +9,14 @@
 #include <vector>
 
 #include "common/fd.hpp"
+#include "common/result.hpp"
 
 namespace corral {
 
-// The empty string when `path` is a regular file (not a symlink) with one link, owned by one of
-// `trusted` and writable by nobody else, in directories nobody else can change, that defines this
-// corral's module symbol; else one sentence saying what is wrong (naming both ABI versions when
-// the module was built for another). On success `opened` holds the file, open read-only.
-std::string unloadable_module_file(const std::string& path, const std::vector<uid_t>& trusted, Fd& opened);
+// The file at `path`, open read-only, when it is a regular file (not a symlink) with one link,
+// owned by one of `trusted` and writable by nobody else, in directories nobody else can change,
+// that defines this corral's module symbol; else one sentence saying what is wrong (naming both
+// ABI versions when the module was built for another).
+Result<Fd> open_module_file(const std::string& path, const std::vector<uid_t>& trusted);
 
 }  // namespace corral

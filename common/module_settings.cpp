@@ -39,8 +39,12 @@ void read_module_settings(ConfigReader& reader, const YAML::Node& block, const s
     module.path = reader.resolve(*file);
     module.file = std::make_shared<Fd>();
     reader.defer([&reader, file_mark, where = path + ".path", resolved = module.path, held = module.file](const Config& config) {
-        if (const std::string why = unloadable_module_file(resolved, trusted_owners(config), *held); !why.empty())
-            reader.fail(file_mark, where + ": " + resolved + ": " + why);
+        Result<Fd> opened = open_module_file(resolved, trusted_owners(config));
+        if (!opened) {
+            reader.fail(file_mark, where + ": " + resolved + ": " + opened.error());
+            return;
+        }
+        *held = std::move(*opened);
     });
 }
 

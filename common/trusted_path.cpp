@@ -11,6 +11,8 @@
 #include <cstring>
 #include <memory>
 
+#include "common/errno_text.hpp"
+
 namespace corral {
 namespace {
 
@@ -44,10 +46,10 @@ std::vector<uid_t> trusted_owners(const Config& config) {
     return owners;
 }
 
-std::string untrusted_directory(const std::string& file, const std::vector<uid_t>& trusted_uids) {
+Outcome check_directories(const std::string& file, const std::vector<uid_t>& trusted_uids) {
     const std::string directory = parent_directory(file);
     const std::unique_ptr<char, decltype(&std::free)> resolved(::realpath(directory.c_str(), nullptr), &std::free);
-    if (!resolved) return "directory " + directory + ": " + std::strerror(errno);
+    if (!resolved) return Failure{"directory " + directory + ": " + errno_text()};
     const std::string target = resolved.get();
     // "/", then each directory down to the one that holds the file.
     std::vector<std::string> path = {"/"};
@@ -57,25 +59,26 @@ std::string untrusted_directory(const std::string& file, const std::vector<uid_t
     }
     for (std::size_t i = 0; i < path.size(); ++i) {
         struct stat st {};
-        if (::lstat(path[i].c_str(), &st) != 0) return "directory " + path[i] + ": " + std::strerror(errno);
+        if (::lstat(path[i].c_str(), &st) != 0) return Failure{"directory " + path[i] + ": " + errno_text()};
         if (!trusted(st.st_uid, trusted_uids)) {
-            return "directory " + path[i] + " is owned by uid " + std::to_string(st.st_uid) +
-                   ", not by root or the account corral runs as";
+            return Failure{"directory " + path[i] + " is owned by uid " + std::to_string(st.st_uid) +
+                           ", not by root or the account corral runs as"};
         }
         // Above the file's own directory, the sticky bit keeps others from swapping our entries.
         const bool holds_file = i + 1 == path.size();
         if (writable_by_others(st) && (holds_file || (st.st_mode & S_ISVTX) == 0)) {
-            return "directory " + path[i] + " is writable by others (mode " + octal_mode(st.st_mode) + ")";
+            return Failure{"directory " + path[i] + " is writable by others (mode " + octal_mode(st.st_mode) + ")"};
         }
     }
     return {};
 }
 
-std::string untrusted_file(const struct stat& opened, const std::vector<uid_t>& trusted_uids) {
-    if (!S_ISREG(opened.st_mode)) return "it is not a regular file";
-    if (opened.st_nlink != 1) return "it has " + std::to_string(opened.st_nlink) + " hard links";
+Outcome check_opened_file(const struct stat& opened, const std::vector<uid_t>& trusted_uids) {
+    if (!S_ISREG(opened.st_mode)) return Failure{"it is not a regular file"};
+    if (opened.st_nlink != 1) return Failure{"it has " + std::to_string(opened.st_nlink) + " hard links"};
     if (!trusted(opened.st_uid, trusted_uids)) {
-        return "it is owned by uid " + std::to_string(opened.st_uid) + ", not by root or the account corral runs as";
+        return Failure{"it is owned by uid " + std::to_string(opened.st_uid) +
+                       ", not by root or the account corral runs as"};
     }
     return {};
 }

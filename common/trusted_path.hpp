@@ -10,19 +10,20 @@
 #include <vector>
 
 #include "common/config_types.hpp"
+#include "common/result.hpp"
 
 namespace corral {
 
 // root, this process's effective user, and the account workers run as.
 std::vector<uid_t> trusted_owners(const Config& config);
 
-// The empty string when every directory leading to `file` is owned by a trusted owner, the one
-// holding `file` is writable by nobody else, and those above it only with the sticky bit (as
-// /tmp); else a sentence saying which directory is unsafe and why.
-std::string untrusted_directory(const std::string& file, const std::vector<uid_t>& trusted);
+// Success when every directory leading to `file` is owned by a trusted owner, the one holding
+// `file` is writable by nobody else, and those above it only with the sticky bit (as /tmp); else
+// which directory is unsafe and why.
+Outcome check_directories(const std::string& file, const std::vector<uid_t>& trusted);
 
-// The empty string when `opened` (an fstat of what was opened) is a regular file with one link
-// and a trusted owner; else why not.
-std::string untrusted_file(const struct stat& opened, const std::vector<uid_t>& trusted);
+// Success when `opened` (an fstat of what was opened) is a regular file with one link and a
+// trusted owner; else why not.
+Outcome check_opened_file(const struct stat& opened, const std::vector<uid_t>& trusted);
 
 }  // namespace corral

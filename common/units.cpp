@@ -6,6 +6,7 @@
 #include <array>
 #include <cctype>
 #include <limits>
+#include <optional>
 #include <span>
 #include <utility>
 
@@ -198,27 +199,21 @@ std::string refusal(std::string_view expected, std::string_view text, const std:
 
 }  // namespace
 
-std::optional<std::chrono::milliseconds> parse_duration(std::string_view text, std::string& error) {
+Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
     using Rep = std::chrono::milliseconds::rep;
     if (text == "0") return std::chrono::milliseconds{0};
     Verdict verdict = parse_amount(text, kDurations);
     // milliseconds counts in a signed 64-bit integer; a larger amount would wrap negative.
     constexpr auto max_amount = static_cast<std::uint64_t>(std::numeric_limits<Rep>::max());
     if (verdict.amount && *verdict.amount > max_amount) verdict = refuse("too large");
-    if (!verdict.amount) {
-        error = refusal("expected a duration like 5s or 250ms", text, verdict.hint);
-        return std::nullopt;
-    }
+    if (!verdict.amount) return Failure{refusal("expected a duration like 5s or 250ms", text, verdict.hint)};
     return std::chrono::milliseconds{static_cast<Rep>(*verdict.amount)};
 }
 
-std::optional<std::uint64_t> parse_size(std::string_view text, std::string& error) {
+Result<std::uint64_t> parse_size(std::string_view text) {
     const Verdict verdict = parse_amount(text, kSizes);
-    if (!verdict.amount) {
-        error = refusal("expected a size like 16KiB", text, verdict.hint);
-        return std::nullopt;
-    }
-    return verdict.amount;
+    if (!verdict.amount) return Failure{refusal("expected a size like 16KiB", text, verdict.hint)};
+    return *verdict.amount;
 }
 
 std::string format_duration(std::chrono::milliseconds duration) {

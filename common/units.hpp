@@ -4,18 +4,19 @@
 
 #include <chrono>
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
+
+#include "common/result.hpp"
 
 namespace corral {
 
 // Accepts digits followed by ms, s, m or h; a bare "0" is also accepted. Rejects signs, spaces,
-// fractions, unknown suffixes and values that overflow. On failure sets error to a sentence.
-std::optional<std::chrono::milliseconds> parse_duration(std::string_view text, std::string& error);
+// fractions, unknown suffixes and values that overflow, saying what would work.
+Result<std::chrono::milliseconds> parse_duration(std::string_view text);
 
 // Accepts digits optionally followed by KiB, MiB or GiB. Same strictness as parse_duration.
-std::optional<std::uint64_t> parse_size(std::string_view text, std::string& error);
+Result<std::uint64_t> parse_size(std::string_view text);
 
 // "1500ms", "5s", "2m": the shortest exact spelling, for messages.
 std::string format_duration(std::chrono::milliseconds duration);

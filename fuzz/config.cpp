@@ -47,9 +47,9 @@ void check_errors(const ConfigResult& result, std::string_view yaml_text) {
 
 void check_address(const Address& address) {
     const std::string canonical = format_address(address);
-    std::string error;
-    const auto again = parse_address(canonical, error);
-    FUZZ_CHECK(again.has_value() && *again == address, canonical + ": " + error);
+    const auto again = parse_address(canonical);
+    FUZZ_CHECK(again.ok(), canonical + ": " + again.error());
+    FUZZ_CHECK(*again == address, canonical);
 }
 
 void check_config(const Config& config) {

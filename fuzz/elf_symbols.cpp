@@ -13,10 +13,9 @@
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::span<const std::byte> image(reinterpret_cast<const std::byte*>(data), size);
     for (std::string_view prefix : {std::string_view("corral_module_v"), std::string_view("")}) {
-        std::string error;
-        const auto symbols = corral::defined_dynamic_symbols(image, prefix, error);
+        const auto symbols = corral::defined_dynamic_symbols(image, prefix);
         if (!symbols) {
-            FUZZ_CHECK(!error.empty());
+            FUZZ_CHECK(!symbols.error().empty());
             continue;
         }
         for (const std::string& name : *symbols) {

@@ -57,11 +57,10 @@ bool well_formed(std::span<const std::byte> packet) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::span<const std::byte> packet(reinterpret_cast<const std::byte*>(data), size);
-    std::string error;
-    const auto message = decode_message(packet, error);
-    FUZZ_CHECK(message.has_value() == well_formed(packet), error);
+    const auto message = decode_message(packet);
+    FUZZ_CHECK(message.ok() == well_formed(packet), message.ok() ? std::string("accepted") : message.error());
     if (!message) {
-        FUZZ_CHECK(!error.empty());
+        FUZZ_CHECK(!message.error().empty());
     } else {
         FUZZ_CHECK(std::string_view(message_type_name(message->type)) != "unknown");
         const std::vector<std::byte> encoded = encode_message(*message);
@@ -86,9 +85,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         built.module_counters.push_back({"listener", "module", std::string(rest.substr(0, 255)), rest.size()});
     }
     const std::vector<std::byte> encoded = encode_message(built);
-    std::string round_trip_error;
-    const auto decoded = decode_message(encoded, round_trip_error);
-    FUZZ_CHECK(decoded.has_value(), round_trip_error);
+    const auto decoded = decode_message(encoded);
+    FUZZ_CHECK(decoded.ok(), decoded.error());
     FUZZ_CHECK(*decoded == built);
     return 0;
 }

@@ -30,43 +30,39 @@ std::string_view suggested_spelling(std::string_view error, std::string_view exp
 }
 
 void check_size_text(std::string_view text) {
-    std::string error;
-    const auto size = parse_size(text, error);
+    const auto size = parse_size(text);
     if (!size) {
+        const std::string& error = size.error();
         FUZZ_CHECK(!error.empty(), text);
         if (const std::string_view suggestion = suggested_spelling(error, "expected a size like 16KiB", text);
             !suggestion.empty()) {
-            std::string again_error;
-            FUZZ_CHECK(parse_size(suggestion, again_error).has_value(), error);
+            FUZZ_CHECK(parse_size(suggestion).ok(), error);
         }
         return;
     }
     const std::string spelling = format_size(*size);
-    std::string again_error;
-    const auto again = parse_size(spelling, again_error);
-    FUZZ_CHECK(again.has_value(), spelling + ": " + again_error);
+    const auto again = parse_size(spelling);
+    FUZZ_CHECK(again.ok(), spelling + ": " + again.error());
     FUZZ_CHECK(*again == *size, spelling);
     // The shortest spelling: never longer than what was parsed, leading zeros aside.
     FUZZ_CHECK(spelling.size() <= text.size() || text.starts_with('0'), spelling);
 }
 
 void check_duration_text(std::string_view text) {
-    std::string error;
-    const auto duration = parse_duration(text, error);
+    const auto duration = parse_duration(text);
     if (!duration) {
+        const std::string& error = duration.error();
         FUZZ_CHECK(!error.empty(), text);
         if (const std::string_view suggestion = suggested_spelling(error, "expected a duration like 5s or 250ms", text);
             !suggestion.empty()) {
-            std::string again_error;
-            FUZZ_CHECK(parse_duration(suggestion, again_error).has_value(), error);
+            FUZZ_CHECK(parse_duration(suggestion).ok(), error);
         }
         return;
     }
     FUZZ_CHECK(duration->count() >= 0, text);
     const std::string spelling = format_duration(*duration);
-    std::string again_error;
-    const auto again = parse_duration(spelling, again_error);
-    FUZZ_CHECK(again.has_value(), spelling + ": " + again_error);
+    const auto again = parse_duration(spelling);
+    FUZZ_CHECK(again.ok(), spelling + ": " + again.error());
     FUZZ_CHECK(*again == *duration, spelling);
     // "0" is the one spelling shorter than the formatter's "0s".
     FUZZ_CHECK(spelling.size() <= text.size() || text.starts_with('0'), spelling);
@@ -76,16 +72,15 @@ void check_duration_text(std::string_view text) {
 // every non-negative count of milliseconds.
 void check_value(std::uint64_t value) {
     const std::string size_spelling = format_size(value);
-    std::string error;
-    const auto size = parse_size(size_spelling, error);
-    FUZZ_CHECK(size.has_value(), size_spelling + ": " + error);
+    const auto size = parse_size(size_spelling);
+    FUZZ_CHECK(size.ok(), size_spelling + ": " + size.error());
     FUZZ_CHECK(*size == value, size_spelling);
 
     using Rep = std::chrono::milliseconds::rep;
     const std::chrono::milliseconds duration{static_cast<Rep>(value & std::numeric_limits<Rep>::max())};
     const std::string duration_spelling = format_duration(duration);
-    const auto parsed = parse_duration(duration_spelling, error);
-    FUZZ_CHECK(parsed.has_value(), duration_spelling + ": " + error);
+    const auto parsed = parse_duration(duration_spelling);
+    FUZZ_CHECK(parsed.ok(), duration_spelling + ": " + parsed.error());
     FUZZ_CHECK(*parsed == duration, duration_spelling);
 }
 

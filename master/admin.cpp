@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "common/errno_text.hpp"
 #include "common/log.hpp"
 #include "master/admin_request.hpp"
 
@@ -97,14 +98,11 @@ std::string admin_response(std::string_view received_request, const AdminContent
 
 AdminServer::AdminServer(EventLoop& loop, const AdminContent& content) : loop_(loop), content_(content) {}
 
-bool AdminServer::start(Fd listener, SocketFile file) {
+Outcome AdminServer::start(Fd listener, SocketFile file) {
     listener_ = WatchedFd(loop_, std::move(listener));
     socket_file_ = std::move(file);
-    if (!listener_.watch(EPOLLIN, &accept_handler_)) {
-        log_error("epoll_ctl(ADD) for the admin listener failed: %m");
-        return false;
-    }
-    return true;
+    if (!listener_.watch(EPOLLIN, &accept_handler_)) return Failure{call_failed("epoll_ctl(ADD) for the admin listener")};
+    return {};
 }
 
 void AdminServer::on_accept() {

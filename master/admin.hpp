@@ -12,6 +12,7 @@
 #include "common/descriptor_shortage.hpp"
 #include "common/event_loop.hpp"
 #include "common/fd.hpp"
+#include "common/result.hpp"
 #include "master/socket_file.hpp"
 
 namespace corral {
@@ -36,8 +37,8 @@ public:
     AdminServer& operator=(const AdminServer&) = delete;
 
     // Serves on a bound, listening, non-blocking socket, whose unix socket file (if this process
-    // created one) goes when the server closes. False (logged) if the loop refuses it.
-    bool start(Fd listener, SocketFile file);
+    // created one) goes when the server closes. Fails if the loop refuses it.
+    Outcome start(Fd listener, SocketFile file);
     // After a binary upgrade the socket file belongs to the new master.
     void disown_socket_file() { socket_file_.disown(); }
     int listener_fd() const { return listener_.get(); }

@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "common/address.hpp"
+#include "common/errno_text.hpp"
 #include "common/fd.hpp"
 #include "common/signals.hpp"
 #include "master/admin_client.hpp"
@@ -42,28 +43,24 @@ struct FetchedStatus {
     std::string body;
 };
 
-std::optional<FetchedStatus> fetch_status(const Config& config) {
-    if (!config.admin_listen) {
-        std::fprintf(stderr, "corral: admin.listen is not set in %s; the running master cannot be asked\n",
-                     config.path.c_str());
-        return std::nullopt;
-    }
-    std::string error;
-    const std::optional<AdminReply> reply = admin_get(*config.admin_listen, "/status", error);
-    if (!reply) {
-        std::fprintf(stderr, "corral: is corral running? %s\n", error.c_str());
-        return std::nullopt;
-    }
+// What the CLI says when it cannot go on: one line on stderr.
+int failed(const std::string& why) {
+    std::fprintf(stderr, "corral: %s\n", why.c_str());
+    return kControlFailed;
+}
+
+Result<FetchedStatus> fetch_status(const Config& config) {
+    if (!config.admin_listen)
+        return Failure{"admin.listen is not set in " + config.path + "; the running master cannot be asked"};
+    const Result<AdminReply> reply = admin_get(*config.admin_listen, "/status");
+    if (!reply) return Failure{"is corral running? " + reply.error()};
     const std::string where = format_address(*config.admin_listen);
-    if (reply->status != 200) {
-        std::fprintf(stderr, "corral: %s answered /status with HTTP %d and no status\n", where.c_str(), reply->status);
-        return std::nullopt;
-    }
-    std::optional<StatusDocument> document = read_status_document(reply->body, error);
+    if (reply->status != 200)
+        return Failure{where + " answered /status with HTTP " + std::to_string(reply->status) + " and no status"};
+    Result<StatusDocument> document = read_status_document(reply->body);
     if (!document) {
-        std::fprintf(stderr, "corral: %s answered /status with something that is not corral's status (%s)\n",
-                     where.c_str(), error.c_str());
-        return std::nullopt;
+        return Failure{where + " answered /status with something that is not corral's status (" + document.error() +
+                       ")"};
     }
     return FetchedStatus{std::move(*document), reply->body};
 }
@@ -82,26 +79,21 @@ std::string first_line(const std::string& path) {
 class MasterProcess {
 public:
     // Opens a pidfd for pid, then checks that it is a corral master and, when pid_file is set,
-    // the one it names. nullopt (and a message on stderr) otherwise.
-    static std::optional<MasterProcess> open(pid_t pid, const Config& config) {
+    // the one it names.
+    static Result<MasterProcess> open(pid_t pid, const Config& config) {
+        const std::string process = "process " + std::to_string(pid);
         Fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-        if (!pidfd) {
-            if (errno == ESRCH) std::fprintf(stderr, "corral: process %d is not running\n", pid);
-            else std::fprintf(stderr, "corral: pidfd_open(%d) failed: %s\n", pid, std::strerror(errno));
-            return std::nullopt;
-        }
+        if (!pidfd && errno == ESRCH) return Failure{process + " is not running"};
+        if (!pidfd) return Failure{call_failed("pidfd_open(" + std::to_string(pid) + ")")};
         // After pidfd_open: a process that has replaced the pid since is the one checked here,
         // and the pidfd then names a dead process that no signal reaches.
-        if (first_line("/proc/" + std::to_string(pid) + "/comm") != "corral-master") {
-            std::fprintf(stderr, "corral: process %d is not a running corral master\n", pid);
-            return std::nullopt;
-        }
+        if (first_line("/proc/" + std::to_string(pid) + "/comm") != "corral-master")
+            return Failure{process + " is not a running corral master"};
         if (!config.pid_file.empty()) {
             const std::string named = first_line(config.pid_file);
             if (named != std::to_string(pid)) {
-                std::fprintf(stderr, "corral: process %d is not the master that %s names (%s)\n", pid,
-                             config.pid_file.c_str(), named.empty() ? "nothing" : named.c_str());
-                return std::nullopt;
+                return Failure{process + " is not the master that " + config.pid_file + " names (" +
+                               (named.empty() ? "nothing" : named) + ")"};
             }
         }
         return MasterProcess(pid, std::move(pidfd));
@@ -109,10 +101,9 @@ public:
 
     pid_t pid() const { return pid_; }
 
-    bool signal(int signal_number) const {
-        if (::syscall(SYS_pidfd_send_signal, pidfd_.get(), signal_number, nullptr, 0) == 0) return true;
-        std::fprintf(stderr, "corral: signalling master %d failed: %s\n", pid_, std::strerror(errno));
-        return false;
+    Outcome signal(int signal_number) const {
+        if (::syscall(SYS_pidfd_send_signal, pidfd_.get(), signal_number, nullptr, 0) == 0) return {};
+        return Failure{"signalling master " + std::to_string(pid_) + " failed: " + errno_text()};
     }
 
     // True once the process has exited, false if it still runs after timeout.
@@ -134,46 +125,41 @@ private:
     Fd pidfd_;
 };
 
-std::optional<pid_t> find_master_pid(const Config& config) {
+Result<pid_t> find_master_pid(const Config& config) {
     if (!config.pid_file.empty()) {
         const std::string named = first_line(config.pid_file);
         const long pid = std::atol(named.c_str());
         if (pid > 0 && std::to_string(pid) == named) return static_cast<pid_t>(pid);
-        if (!config.admin_listen) {
-            std::fprintf(stderr, "corral: no pid in %s; is corral running?\n", config.pid_file.c_str());
-            return std::nullopt;
-        }
+        if (!config.admin_listen) return Failure{"no pid in " + config.pid_file + "; is corral running?"};
     }
     if (!config.admin_listen) {
-        std::fprintf(stderr, "corral: neither pid_file nor admin.listen is set in %s; cannot find the master\n",
-                     config.path.c_str());
-        return std::nullopt;
+        return Failure{"neither pid_file nor admin.listen is set in " + config.path + "; cannot find the master"};
     }
-    const std::optional<FetchedStatus> status = fetch_status(config);
-    if (!status) return std::nullopt;
+    const Result<FetchedStatus> status = fetch_status(config);
+    if (!status) return Failure{status.error()};
     return status->document.pid;
 }
 
 }  // namespace
 
 int control_reload(const Config& config) {
-    const std::optional<FetchedStatus> before = fetch_status(config);
-    if (!before) return kControlFailed;
-    const std::optional<MasterProcess> master = MasterProcess::open(before->document.pid, config);
-    if (!master || !master->signal(kReloadSignal)) return kControlFailed;
+    const Result<FetchedStatus> before = fetch_status(config);
+    if (!before) return failed(before.error());
+    const Result<MasterProcess> master = MasterProcess::open(before->document.pid, config);
+    if (!master) return failed(master.error());
+    if (Outcome signalled = master->signal(kReloadSignal); !signalled) return failed(signalled.error());
     const auto deadline = Clock::now() + kReloadWait;
     while (Clock::now() < deadline) {
         std::this_thread::sleep_for(kPollInterval);
-        const std::optional<FetchedStatus> now = fetch_status(config);
+        // The master may be too busy to answer at this moment; the deadline is what ends the wait.
+        const Result<FetchedStatus> now = fetch_status(config);
         if (!now || reload_count(now->document) <= reload_count(before->document)) continue;
         const auto& last = now->document.last_reload;
         if (last && last->ok) {
             std::printf("reloaded: generation %llu serving\n", static_cast<unsigned long long>(last->generation));
             return kControlOk;
         }
-        const std::string error = last && !last->error.empty() ? last->error : "unknown error";
-        std::fprintf(stderr, "corral: reload failed: %s\n", error.c_str());
-        return kControlFailed;
+        return failed("reload failed: " + (last && !last->error.empty() ? last->error : "unknown error"));
     }
     std::fprintf(stderr, "corral: the master did not report the reload's outcome within %lld s\n",
                  static_cast<long long>(std::chrono::seconds(kReloadWait).count()));
@@ -181,10 +167,12 @@ int control_reload(const Config& config) {
 }
 
 int control_stop(const Config& config, bool fast) {
-    const std::optional<pid_t> pid = find_master_pid(config);
-    if (!pid) return kControlFailed;
-    const std::optional<MasterProcess> master = MasterProcess::open(*pid, config);
-    if (!master || !master->signal(fast ? kFastStopSignal : kGracefulStopSignal)) return kControlFailed;
+    const Result<pid_t> pid = find_master_pid(config);
+    if (!pid) return failed(pid.error());
+    const Result<MasterProcess> master = MasterProcess::open(*pid, config);
+    if (!master) return failed(master.error());
+    if (Outcome signalled = master->signal(fast ? kFastStopSignal : kGracefulStopSignal); !signalled)
+        return failed(signalled.error());
     const auto limit = fast ? std::chrono::milliseconds(5s) : config.timeouts.shutdown + std::chrono::milliseconds(10s);
     if (!master->wait_exit(limit)) {
         std::fprintf(stderr, "corral: master %d is still running after %lld s\n", master->pid(),
@@ -196,8 +184,8 @@ int control_stop(const Config& config, bool fast) {
 }
 
 int control_status(const Config& config, bool json) {
-    const std::optional<FetchedStatus> fetched = fetch_status(config);
-    if (!fetched) return kControlFailed;
+    const Result<FetchedStatus> fetched = fetch_status(config);
+    if (!fetched) return failed(fetched.error());
     if (json) {
         std::printf("%s\n", nlohmann::json::parse(fetched->body).dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
         return kControlOk;

@@ -10,9 +10,9 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <cstring>
 
 #include "common/address.hpp"
+#include "common/errno_text.hpp"
 #include "common/log.hpp"
 #include "common/service_catalog.hpp"
 #include "common/trusted_path.hpp"
@@ -21,33 +21,26 @@ namespace corral {
 namespace {
 
 std::string failure(const char* call, const Address& address) {
-    return std::string(call) + "(" + format_address(address) + ") failed: " + std::strerror(errno);
+    return call_failed(std::string(call) + "(" + format_address(address) + ")");
 }
 
 // A unix socket file that refuses connections is left over from a process that died; one that
 // accepts belongs to a live server we must not steal from.
-bool remove_stale_unix_socket(const std::string& path, std::string& error) {
+Outcome remove_stale_unix_socket(const std::string& path) {
     struct stat st {};
-    if (::lstat(path.c_str(), &st) != 0) return true;
-    if (!S_ISSOCK(st.st_mode)) {
-        error = "unix:" + path + " exists and is not a socket";
-        return false;
-    }
+    if (::lstat(path.c_str(), &st) != 0) return {};
+    if (!S_ISSOCK(st.st_mode)) return Failure{"unix:" + path + " exists and is not a socket"};
     Fd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     Address address;
     address.family = AddressFamily::unix_path;
     address.path = path;
     const SocketAddress target = to_socket_address(address);
     if (probe && ::connect(probe.get(), target.get(), target.length) == 0) {
-        error = "unix:" + path + " is in use by a running server";
-        return false;
+        return Failure{"unix:" + path + " is in use by a running server"};
     }
-    if (::unlink(path.c_str()) != 0) {
-        error = failure("unlink", address);
-        return false;
-    }
+    if (::unlink(path.c_str()) != 0) return Failure{failure("unlink", address)};
     log_info("removed stale socket file %s", path.c_str());
-    return true;
+    return {};
 }
 
 }  // namespace
@@ -105,61 +98,51 @@ void send_without_delay(int fd, const Address& address) {
 
 }  // namespace
 
-Fd bind_listener(const Address& address, const BindOptions& options, SocketFile& created, std::string& error) {
+Result<Fd> bind_listener(const Address& address, const BindOptions& options, SocketFile& created) {
     const bool reuseport = options.reuseport;
     Fd fd(::socket(socket_family(address), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-    if (!fd) {
-        error = failure("socket", address);
-        return Fd();
-    }
+    if (!fd) return Failure{failure("socket", address)};
     const int on = 1;
     if (address.family != AddressFamily::unix_path &&
         ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0) {
-        error = failure("setsockopt(SO_REUSEADDR)", address);
-        return Fd();
+        return Failure{failure("setsockopt(SO_REUSEADDR)", address)};
     }
     if (address.family == AddressFamily::ipv6 &&
         ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof on) != 0) {
-        error = failure("setsockopt(IPV6_V6ONLY)", address);
-        return Fd();
+        return Failure{failure("setsockopt(IPV6_V6ONLY)", address)};
     }
     if (reuseport && ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEPORT, &on, sizeof on) != 0) {
-        error = failure("setsockopt(SO_REUSEPORT)", address);
-        return Fd();
+        return Failure{failure("setsockopt(SO_REUSEPORT)", address)};
     }
     send_without_delay(fd.get(), address);
     const bool unix_path = address.family == AddressFamily::unix_path;
     if (unix_path) {
-        if (const std::string unsafe = untrusted_directory(address.path, options.trusted_owners); !unsafe.empty()) {
-            error = format_address(address) + ": " + unsafe + "; refusing to create a socket there";
-            return Fd();
+        if (Outcome directories = check_directories(address.path, options.trusted_owners); !directories) {
+            return Failure{format_address(address) + ": " + directories.error() +
+                           "; refusing to create a socket there"};
         }
-        if (!remove_stale_unix_socket(address.path, error)) return Fd();
+        if (Outcome removed = remove_stale_unix_socket(address.path); !removed) return Failure{removed.error()};
     }
     const SocketAddress target = to_socket_address(address);
     if (bind_with_mode(fd.get(), target, unix_path ? options.unix_mode : 0) != 0) {
-        error = failure("bind", address);
-        return Fd();
+        return Failure{failure("bind", address)};
     }
     if (unix_path) {
         created = SocketFile(address.path);
         // lchown: never through a symlink that might have replaced the file since.
         if (options.unix_group && ::lchown(address.path.c_str(), static_cast<uid_t>(-1), *options.unix_group) != 0) {
-            error = failure("lchown", address);
+            const std::string why = failure("lchown", address);
             created.remove();
-            return Fd();
+            return Failure{why};
         }
     }
-    if (::listen(fd.get(), options.backlog) != 0) {
-        error = failure("listen", address);
-        return Fd();
-    }
+    if (::listen(fd.get(), options.backlog) != 0) return Failure{failure("listen", address)};
     return fd;
 }
 
-bool bind_listeners(const std::vector<ListenConfig>& listen, unsigned slots, const ListenerList& current,
-                    std::vector<InheritedSocket>& inherited, const std::vector<uid_t>& trusted_owners,
-                    ListenerList& result, std::string& error) {
+Result<ListenerList> bind_listeners(const std::vector<ListenConfig>& listen, unsigned slots,
+                                    const ListenerList& current, std::vector<InheritedSocket>& inherited,
+                                    const std::vector<uid_t>& trusted_owners) {
     ListenerList bound;
     std::vector<BoundListener*> kept;
     for (const ListenConfig& config : listen) {
@@ -182,9 +165,10 @@ bool bind_listeners(const std::vector<ListenConfig>& listen, unsigned slots, con
         if (!first) {
             const BindOptions options{.backlog = config.backlog, .reuseport = reuseport,
                                       .trusted_owners = trusted_owners, .unix_mode = 0, .unix_group = {}};
-            first = bind_listener(config.address, options, listener->unix_file, error);
+            Result<Fd> fresh = bind_listener(config.address, options, listener->unix_file);
+            if (!fresh) return Failure{fresh.error()};
+            first = std::move(*fresh);
         }
-        if (!first) return false;
         if (auto actual = local_address(first.get())) listener->bound = *actual;
         if (reuseport) listener->per_slot.push_back(std::move(first));
         else listener->shared = std::move(first);
@@ -202,14 +186,13 @@ bool bind_listeners(const std::vector<ListenConfig>& listen, unsigned slots, con
     }
     std::vector<std::size_t> kept_slot_counts;
     for (const BoundListener* listener : kept) kept_slot_counts.push_back(listener->per_slot.size());
-    std::vector<std::pair<int, ListenConfig>> unused;
     for (unsigned slot = 0; slot < slots; ++slot) {
-        if (!listener_fds_for_slot(bound, slot, unused, error)) {
+        if (auto fds = listener_fds_for_slot(bound, slot); !fds) {
             // A reuseport socket nobody accepts on would still be given connections.
             for (std::size_t i = 0; i < kept.size(); ++i) {
                 kept[i]->per_slot.resize(kept_slot_counts[i]);
             }
-            return false;
+            return Failure{fds.error()};
         }
     }
     // Only now that nothing can fail: kept sockets take their new options.
@@ -221,13 +204,11 @@ bool bind_listeners(const std::vector<ListenConfig>& listen, unsigned slots, con
         }
         listener.config = listen[i];
     }
-    result = std::move(bound);
-    return true;
+    return bound;
 }
 
-bool listener_fds_for_slot(const ListenerList& listeners, unsigned slot,
-                           std::vector<std::pair<int, ListenConfig>>& fds, std::string& error) {
-    fds.clear();
+Result<SlotListeners> listener_fds_for_slot(const ListenerList& listeners, unsigned slot) {
+    SlotListeners fds;
     for (const auto& listener : listeners) {
         if (listener->config.balance == Balance::exclusive) {
             fds.emplace_back(listener->shared.get(), listener->config);
@@ -237,13 +218,13 @@ bool listener_fds_for_slot(const ListenerList& listeners, unsigned slot,
             SocketFile none;  // reuseport sockets are TCP
             const BindOptions options{.backlog = listener->config.backlog, .reuseport = true, .trusted_owners = {},
                                       .unix_mode = 0, .unix_group = {}};
-            Fd fd = bind_listener(listener->bound, options, none, error);
-            if (!fd) return false;
-            listener->per_slot.push_back(std::move(fd));
+            Result<Fd> fd = bind_listener(listener->bound, options, none);
+            if (!fd) return Failure{fd.error()};
+            listener->per_slot.push_back(std::move(*fd));
         }
         fds.emplace_back(listener->per_slot[slot].get(), listener->config);
     }
-    return true;
+    return fds;
 }
 
 void close_slots_from(const ListenerList& listeners, unsigned slots) {

@@ -13,6 +13,7 @@
 
 #include "common/config_types.hpp"
 #include "common/fd.hpp"
+#include "common/result.hpp"
 #include "master/socket_file.hpp"
 
 namespace corral {
@@ -67,23 +68,23 @@ struct BindOptions {
 
 // Binds one socket: SO_REUSEADDR, IPV6_V6ONLY for IPv6, SO_REUSEPORT when asked. For a unix
 // address, only in a trusted directory, with a stale socket file replaced only when nothing
-// answers on it; `created` then records the file. Invalid Fd on failure, with error naming the
-// address and the failed call.
-Fd bind_listener(const Address& address, const BindOptions& options, SocketFile& created, std::string& error);
+// answers on it; `created` then records the file. A failure names the address and the failed call.
+Result<Fd> bind_listener(const Address& address, const BindOptions& options, SocketFile& created);
 
 // The listeners for `listen`: sockets from `current` whose identity matches are kept (their
 // backlog updated), then inherited sockets with the same address are used, and the rest bound.
-// For reuseport entries a socket exists for each of `slots` workers. On failure returns false
-// with error set; nothing in `current` has changed and whatever was newly bound is closed.
-// trusted_owners is as for BindOptions.
-bool bind_listeners(const std::vector<ListenConfig>& listen, unsigned slots, const ListenerList& current,
-                    std::vector<InheritedSocket>& inherited, const std::vector<uid_t>& trusted_owners,
-                    ListenerList& result, std::string& error);
+// For reuseport entries a socket exists for each of `slots` workers. On failure nothing in
+// `current` has changed and whatever was newly bound is closed. trusted_owners is as for
+// BindOptions.
+Result<ListenerList> bind_listeners(const std::vector<ListenConfig>& listen, unsigned slots,
+                                    const ListenerList& current, std::vector<InheritedSocket>& inherited,
+                                    const std::vector<uid_t>& trusted_owners);
 
-// The descriptors a worker in `slot` needs, paired with their configs; binds further reuseport
-// sockets when the slot is new.
-bool listener_fds_for_slot(const ListenerList& listeners, unsigned slot,
-                           std::vector<std::pair<int, ListenConfig>>& fds, std::string& error);
+// A worker's listening descriptors, each with its listener's config.
+using SlotListeners = std::vector<std::pair<int, ListenConfig>>;
+
+// The descriptors a worker in `slot` needs; binds further reuseport sockets when the slot is new.
+Result<SlotListeners> listener_fds_for_slot(const ListenerList& listeners, unsigned slot);
 
 // Closes reuseport sockets of slots at or above `slots`, so the kernel stops queueing
 // connections where no worker will accept them.

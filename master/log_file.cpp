@@ -8,32 +8,23 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/errno_text.hpp"
 #include "common/trusted_path.hpp"
 
 namespace corral {
 
-Fd open_log_file(const std::string& path, const std::vector<uid_t>& trusted, std::string& error) {
+Result<Fd> open_log_file(const std::string& path, const std::vector<uid_t>& trusted) {
     const std::string where = "log.file " + path + ": ";
-    if (const std::string unsafe = untrusted_directory(path, trusted); !unsafe.empty()) {
-        error = where + unsafe + "; refusing to open it there";
-        return Fd();
-    }
+    if (Outcome directories = check_directories(path, trusted); !directories)
+        return Failure{where + directories.error() + "; refusing to open it there"};
     // O_NONBLOCK: opening a FIFO without a reader must fail, not hang the master.
     Fd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0640));
-    if (!fd) {
-        error = where + (errno == ELOOP ? std::string("it is a symbolic link; refusing to follow it")
-                                        : "open() failed: " + std::string(std::strerror(errno)));
-        return Fd();
-    }
+    if (!fd && errno == ELOOP) return Failure{where + "it is a symbolic link; refusing to follow it"};
+    if (!fd) return Failure{where + call_failed("open()")};
     struct stat opened {};
-    if (::fstat(fd.get(), &opened) != 0) {
-        error = where + "fstat() failed: " + std::strerror(errno);
-        return Fd();
-    }
-    if (const std::string unsafe = untrusted_file(opened, trusted); !unsafe.empty()) {
-        error = where + unsafe + "; refusing to write to it";
-        return Fd();
-    }
+    if (::fstat(fd.get(), &opened) != 0) return Failure{where + call_failed("fstat()")};
+    if (Outcome file = check_opened_file(opened, trusted); !file)
+        return Failure{where + file.error() + "; refusing to write to it"};
     return fd;
 }
 

@@ -3,7 +3,6 @@
 #include "master/master.hpp"
 
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
@@ -14,10 +13,12 @@
 #include <cstring>
 
 #include "common/address.hpp"
+#include "common/errno_text.hpp"
 #include "common/log.hpp"
 #include "common/notify.hpp"
 #include "common/signals.hpp"
 #include "common/trusted_path.hpp"
+#include "master/descriptor_limit.hpp"
 #include "master/log_file.hpp"
 
 namespace corral {
@@ -37,107 +38,83 @@ Master::Master(const Config& config, std::string binary_path, Inheritance inheri
     current_.config = config;
 }
 
-bool Master::configure_logging() {
+Outcome Master::configure_logging() {
     if (config().log.file.empty()) {
         log_configure(config().log.level, STDERR_FILENO, stderr_is_journal());
         log_file_.reset();
-        return true;
+        return {};
     }
-    std::string error;
-    Fd file = open_log_file(config().log.file, trusted_owners(config()), error);
-    if (!file) {
-        log_error("%s", error.c_str());
-        return false;
-    }
-    log_configure(config().log.level, file.get(), false);
-    log_file_ = std::move(file);
-    return true;
+    Result<Fd> file = open_log_file(config().log.file, trusted_owners(config()));
+    if (!file) return Failure{file.error()};
+    log_configure(config().log.level, file->get(), false);
+    log_file_ = std::move(*file);
+    return {};
 }
 
 // Workers may have dropped the privilege to open the file themselves: they get the master's
 // new descriptor with the message. If the master cannot reopen it, everyone keeps the old one.
 void Master::reopen_logs() {
-    if (config().log.file.empty() || !configure_logging()) return;
+    if (config().log.file.empty()) return;
+    if (Outcome configured = configure_logging(); !configured) {
+        log_error("%s; logging on to the file that was open", configured.error().c_str());
+        return;
+    }
     log_notice("log file reopened");
     supervisor_.broadcast(MessageType::reopen_logs, log_file_.get());
 }
 
-void Master::raise_descriptor_limit() {
-    rlimit limit{};
-    if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) {
-        log_warning("getrlimit(RLIMIT_NOFILE) failed: %m");
-        return;
-    }
-    const rlim_t wanted = static_cast<rlim_t>(config().limits.nofile);
-    rlim_t target = wanted;
-    if (limit.rlim_max != RLIM_INFINITY && target > limit.rlim_max) target = limit.rlim_max;
-    if (target != limit.rlim_cur) {
-        limit.rlim_cur = target;
-        if (::setrlimit(RLIMIT_NOFILE, &limit) != 0) {
-            log_warning("setrlimit(RLIMIT_NOFILE, %llu) failed: %m", static_cast<unsigned long long>(target));
-            return;
-        }
-    }
-    if (target < wanted) {
+void Master::log_descriptor_limit() {
+    const std::uint64_t wanted = config().limits.nofile;
+    const Result<DescriptorLimit> raised = raise_descriptor_limit(wanted);
+    if (!raised) {
+        log_warning("%s", raised.error().c_str());
+    } else if (raised->capped) {
         log_warning("open file limit is %llu: limits.nofile asks for %llu but the hard limit is lower",
-                    static_cast<unsigned long long>(target), static_cast<unsigned long long>(wanted));
+                    static_cast<unsigned long long>(raised->limit), static_cast<unsigned long long>(wanted));
     } else {
-        log_info("open file limit is %llu", static_cast<unsigned long long>(target));
+        log_info("open file limit is %llu", static_cast<unsigned long long>(raised->limit));
     }
 }
 
-bool Master::bind_admin(const std::optional<Address>& address, std::vector<InheritedSocket>& inherited) {
+Outcome Master::bind_admin(const std::optional<Address>& address, std::vector<InheritedSocket>& inherited) {
     admin_address_ = address;
-    if (!address) return true;
+    if (!address) return {};
     Fd fd = take_inherited(inherited, *address, true);
     SocketFile file;
-    std::string error;
     if (!fd) {
         // Only the master's owner, or the members of admin.group, may ask it anything.
         const BindOptions options{.backlog = kAdminBacklog, .reuseport = false,
                                   .trusted_owners = trusted_owners(config()),
                                   .unix_mode = static_cast<mode_t>(config().admin_gid ? 0660 : 0600),
                                   .unix_group = config().admin_gid};
-        fd = bind_listener(*address, options, file, error);
-    }
-    if (!fd) {
-        log_error("admin: %s", error.c_str());
-        return false;
+        Result<Fd> bound = bind_listener(*address, options, file);
+        if (!bound) return Failure{"admin: " + bound.error()};
+        fd = std::move(*bound);
     }
     if (auto bound = local_address(fd.get())) admin_address_ = *bound;
     log_info("admin endpoints on %s", format_address(*admin_address_).c_str());
     return admin_.start(std::move(fd), std::move(file));
 }
 
-bool Master::start() {
+Outcome Master::start() {
     ::prctl(PR_SET_NAME, "corral-master", 0, 0, 0);
     ignore_sigpipe();
-    if (!configure_logging()) return false;
-    if (!loop_.valid()) {
-        log_error("epoll_create1() failed: %m");
-        return false;
-    }
+    if (Outcome configured = configure_logging(); !configured) return configured;
+    if (!loop_.valid()) return Failure{call_failed("epoll_create1()")};
     signals_ = WatchedFd(loop_, open_signalfd({kGracefulStopSignal, kFastStopSignal, kQuitSignal, kReloadSignal,
                                                kReopenLogsSignal, kUpgradeSignal, kAddWorkerSignal,
                                                kRemoveWorkerSignal, SIGCHLD}));
-    if (!signals_) {
-        log_error("signalfd() failed: %m");
-        return false;
-    }
+    if (!signals_) return Failure{call_failed("signalfd()")};
     tick_timer_ = WatchedFd(loop_, Fd(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)));
     itimerspec period{};
     period.it_interval.tv_nsec = std::chrono::nanoseconds(kTick).count();
     period.it_value = period.it_interval;
-    if (!tick_timer_ || ::timerfd_settime(tick_timer_.get(), 0, &period, nullptr) != 0) {
-        log_error("timerfd failed: %m");
-        return false;
-    }
-    if (!signals_.watch(EPOLLIN, &signal_handler_) || !tick_timer_.watch(EPOLLIN, &tick_handler_)) {
-        log_error("epoll_ctl(ADD) failed: %m");
-        return false;
-    }
+    if (!tick_timer_ || ::timerfd_settime(tick_timer_.get(), 0, &period, nullptr) != 0)
+        return Failure{call_failed("timerfd")};
+    if (!signals_.watch(EPOLLIN, &signal_handler_) || !tick_timer_.watch(EPOLLIN, &tick_handler_))
+        return Failure{call_failed("epoll_ctl(ADD)")};
 
-    raise_descriptor_limit();
+    log_descriptor_limit();
     if ((!config().user.empty() || !config().group.empty()) && ::geteuid() != 0) {
         log_notice("not running as root: user and group are left as they are");
     }
@@ -145,34 +122,33 @@ bool Master::start() {
     std::vector<InheritedSocket> inherited = std::move(inherited_);
     // Until the previous master has handed over, it is the main pid and feeds the watchdog.
     if (previous_master_.pid > 0) next_watchdog_ = Clock::time_point::max();
-    std::string error;
     current_.number = 1;
     current_.board = make_balance_board();
-    if (!bind_listeners(config().listen, config().workers, {}, inherited, trusted_owners(config()), current_.listeners,
-                        error)) {
-        log_error("%s", error.c_str());
-        return false;
-    }
-    if (!bind_admin(config().admin_listen, inherited)) return false;
+    Result<ListenerList> listeners =
+        bind_listeners(config().listen, config().workers, {}, inherited, trusted_owners(config()));
+    if (!listeners) return Failure{listeners.error()};
+    current_.listeners = std::move(*listeners);
+    if (Outcome admin = bind_admin(config().admin_listen, inherited); !admin) return admin;
     for (const InheritedSocket& socket : inherited) {
         if (socket.fd) {
-            log_error("inherited socket %s matches no listen entry or admin.listen in %s",
-                      format_address(socket.address).c_str(), config().path.c_str());
-            return false;
+            return Failure{"inherited socket " + format_address(socket.address) +
+                           " matches no listen entry or admin.listen in " + config().path};
         }
     }
-    if (!config().pid_file.empty() && !pid_file_.write(config().pid_file, trusted_owners(config()), error)) {
-        log_error("%s", error.c_str());
-        return false;
+    if (!config().pid_file.empty()) {
+        if (Outcome written = pid_file_.write(config().pid_file, trusted_owners(config())); !written) return written;
     }
     log_notice("corral %s starting %u workers (pid %d)", CORRAL_VERSION, config().workers, ::getpid());
     carry_out(policy_.start({.workers = config().workers, .shutdown = config().timeouts.shutdown}, Clock::now()));
-    return true;
+    return {};
 }
 
 int Master::run() {
     log_set_origin("master");
-    if (!start()) carry_out(policy_.start_failed());
+    if (Outcome started = start(); !started) {
+        log_error("%s", started.error().c_str());
+        carry_out(policy_.start_failed());
+    }
     while (!(policy_.stopping() && supervisor_.live() == 0)) {
         if (!loop_.run_once(-1)) {
             log_error("epoll_wait() failed: %m");
@@ -289,13 +265,14 @@ void Master::carry_out(const Action& action) {
 void Master::spawn(const Action& action) {
     if (!policy_.wants_worker(action.generation, action.slot)) return;
     const Generation& generation = pending_ && pending_->number == action.generation ? *pending_ : current_;
-    const pid_t pid = supervisor_.spawn(generation, action.slot);
-    if (pid <= 0) {
+    const Result<pid_t> pid = supervisor_.spawn(generation, action.slot);
+    if (!pid) {
+        log_error("%s", pid.error().c_str());
         carry_out(policy_.spawn_failed(action.generation, action.slot, Clock::now()));
         return;
     }
     if (action.replacement) ++worker_restarts_;
-    carry_out(policy_.spawned(action.generation, action.slot, pid, Clock::now()));
+    carry_out(policy_.spawned(action.generation, action.slot, *pid, Clock::now()));
 }
 
 bool Master::heartbeats_fresh(Clock::time_point now) const {

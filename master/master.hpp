@@ -53,7 +53,7 @@ public:
 
 private:
     // master.cpp
-    bool start();
+    Outcome start();
     void on_signal();
     void on_tick();
     void on_child_exit();
@@ -61,12 +61,12 @@ private:
     void carry_out(const Action& action);
     void spawn(const Action& action);
     void reopen_logs();
-    bool configure_logging();
+    Outcome configure_logging();
     void update_service_manager(Clock::time_point now);
     std::string status_text() const;
     bool heartbeats_fresh(Clock::time_point now) const;
-    void raise_descriptor_limit();
-    bool bind_admin(const std::optional<Address>& address, std::vector<InheritedSocket>& inherited);
+    void log_descriptor_limit();
+    Outcome bind_admin(const std::optional<Address>& address, std::vector<InheritedSocket>& inherited);
 
     // reload.cpp
     void prepare_reload();

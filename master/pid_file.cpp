@@ -9,43 +9,38 @@
 #include <cstring>
 #include <utility>
 
+#include "common/errno_text.hpp"
 #include "common/fd.hpp"
 #include "common/log.hpp"
 #include "common/trusted_path.hpp"
 
 namespace corral {
 
-bool PidFile::write(const std::string& path, const std::vector<uid_t>& trusted, std::string& error) {
+Outcome PidFile::write(const std::string& path, const std::vector<uid_t>& trusted) {
     const std::string where = "pid_file " + path + ": ";
-    if (const std::string unsafe = untrusted_directory(path, trusted); !unsafe.empty()) {
-        error = where + unsafe + "; refusing to write it there";
-        return false;
-    }
+    if (Outcome directories = check_directories(path, trusted); !directories)
+        return Failure{where + directories.error() + "; refusing to write it there"};
     const std::string text = std::to_string(::getpid()) + "\n";
     // Ours alone: the name carries our pid, and one left by a process that had it before goes.
     const std::string temporary = path + "." + std::to_string(::getpid()) + ".tmp";
     if (::unlink(temporary.c_str()) != 0 && errno != ENOENT) {
-        error = where + "unlink(" + temporary + ") failed: " + std::strerror(errno);
-        return false;
+        return Failure{where + call_failed("unlink(" + temporary + ")")};
     }
     Fd fd(::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
-    if (!fd) {
-        error = where + "open(" + temporary + ") failed: " + std::strerror(errno);
-        return false;
-    }
+    if (!fd) return Failure{where + call_failed("open(" + temporary + ")")};
     if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) {
-        error = where + "write() failed: " + std::strerror(errno);
+        const std::string why = where + call_failed("write()");
         ::unlink(temporary.c_str());
-        return false;
+        return Failure{why};
     }
     // rename replaces whatever is at path, a symlink included, without following it.
     if (::rename(temporary.c_str(), path.c_str()) != 0) {
-        error = where + "rename() failed: " + std::strerror(errno);
+        const std::string why = where + call_failed("rename()");
         ::unlink(temporary.c_str());
-        return false;
+        return Failure{why};
     }
     path_ = path;
-    return true;
+    return {};
 }
 
 void PidFile::remove() {

@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "common/result.hpp"
+
 namespace corral {
 
 class PidFile {
@@ -17,8 +19,8 @@ public:
 
     // Writes this process's pid to path whole, under a name of its own created with O_EXCL, then
     // renamed over path: a reader never sees a partial pid, and nothing planted at either name is
-    // followed. Refuses a directory someone untrusted can write. False with error set on failure.
-    bool write(const std::string& path, const std::vector<uid_t>& trusted, std::string& error);
+    // followed. Refuses a directory someone untrusted can write.
+    Outcome write(const std::string& path, const std::vector<uid_t>& trusted);
 
     // Removes the file written here if it still names this process: after a binary upgrade it
     // names the new master and is not ours to remove.

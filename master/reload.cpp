@@ -36,15 +36,14 @@ void Master::prepare_reload() {
                     admin_address_ ? "the old address" : "nothing");
     }
     std::vector<InheritedSocket> none;
-    ListenerList listeners;
-    std::string error;
-    if (!bind_listeners(next.listen, next.workers, current_.listeners, none, trusted_owners(next), listeners, error)) {
-        log_error("%s", error.c_str());
-        carry_out(policy_.reload_not_prepared(error));
+    Result<ListenerList> listeners = bind_listeners(next.listen, next.workers, current_.listeners, none, trusted_owners(next));
+    if (!listeners) {
+        log_error("%s", listeners.error().c_str());
+        carry_out(policy_.reload_not_prepared(listeners.error()));
         return;
     }
     const MasterPolicy::GenerationShape shape{.workers = next.workers, .shutdown = next.timeouts.shutdown};
-    pending_ = Generation{.number = current_.number + 1, .config = std::move(next), .listeners = std::move(listeners),
+    pending_ = Generation{.number = current_.number + 1, .config = std::move(next), .listeners = std::move(*listeners),
                           .board = make_balance_board()};
     carry_out(policy_.reload_prepared(shape, Clock::now()));
 }
@@ -55,7 +54,8 @@ void Master::adopt_pending() {
     // Only the new generation's sockets stay open in the master: a removed listener closes here,
     // and once the old workers have closed theirs it stops queueing connections.
     close_slots_from(current_.listeners, policy_.workers_wanted());
-    if (!configure_logging()) log_error("keeping the previous log destination");
+    if (Outcome configured = configure_logging(); !configured)
+        log_error("%s; keeping the previous log destination", configured.error().c_str());
 }
 
 }  // namespace corral

@@ -9,132 +9,126 @@ namespace {
 
 using Json = nlohmann::json;
 
-// Each reads `key` of object into out when present; false (error set) when it has another type.
-bool read_field(const Json& object, const char* key, std::uint64_t& out, std::string& error) {
-    const auto found = object.find(key);
-    if (found == object.end() || found->is_null()) return true;
-    if (!found->is_number_unsigned()) {
-        error = std::string("\"") + key + "\" is not a non-negative integer";
-        return false;
-    }
-    out = found->get<std::uint64_t>();
-    return true;
-}
+// Reads the fields of a /status body into a document. A missing or null field keeps its default;
+// the first field of another type is the problem, and reading stops mattering after it.
+class StatusReader {
+public:
+    bool failed() const { return !problem_.empty(); }
+    const std::string& problem() const { return problem_; }
 
-bool read_field(const Json& object, const char* key, std::string& out, std::string& error) {
-    const auto found = object.find(key);
-    if (found == object.end() || found->is_null()) return true;
-    if (!found->is_string()) {
-        error = std::string("\"") + key + "\" is not a string";
-        return false;
+    void fail(std::string why) {
+        if (!failed()) problem_ = std::move(why);
     }
-    out = found->get<std::string>();
-    return true;
-}
 
-bool read_field(const Json& object, const char* key, double& out, std::string& error) {
-    const auto found = object.find(key);
-    if (found == object.end() || found->is_null()) return true;
-    if (!found->is_number() || found->get<double>() < 0 || found->get<double>() > 1) {
-        error = std::string("\"") + key + "\" is not a number from 0 to 1";
-        return false;
+    void field(const Json& object, const char* key, std::uint64_t& out) {
+        const Json* found = present(object, key);
+        if (found == nullptr) return;
+        if (!found->is_number_unsigned()) return fail(std::string("\"") + key + "\" is not a non-negative integer");
+        out = found->get<std::uint64_t>();
     }
-    out = found->get<double>();
-    return true;
-}
 
-bool read_pid(const Json& object, pid_t& out, std::string& error) {
-    std::uint64_t pid = 0;
-    if (!read_field(object, "pid", pid, error)) return false;
-    if (pid == 0 || pid > static_cast<std::uint64_t>(std::numeric_limits<pid_t>::max())) {
-        error = "\"pid\" is missing or not a process id";
-        return false;
+    void field(const Json& object, const char* key, std::string& out) {
+        const Json* found = present(object, key);
+        if (found == nullptr) return;
+        if (!found->is_string()) return fail(std::string("\"") + key + "\" is not a string");
+        out = found->get<std::string>();
     }
-    out = static_cast<pid_t>(pid);
-    return true;
-}
 
-bool read_last_reload(const Json& status, std::optional<StatusDocument::LastReload>& out, std::string& error) {
-    const auto found = status.find("last_reload");
-    if (found == status.end() || found->is_null()) return true;
-    if (!found->is_object()) {
-        error = "\"last_reload\" is not an object";
-        return false;
+    void field(const Json& object, const char* key, double& out) {
+        const Json* found = present(object, key);
+        if (found == nullptr) return;
+        if (!found->is_number() || found->get<double>() < 0 || found->get<double>() > 1)
+            return fail(std::string("\"") + key + "\" is not a number from 0 to 1");
+        out = found->get<double>();
     }
-    StatusDocument::LastReload last;
-    std::string result;
-    if (!read_field(*found, "result", result, error) || !read_field(*found, "error", last.error, error) ||
-        !read_field(*found, "generation", last.generation, error)) {
-        return false;
-    }
-    last.ok = result == "ok";
-    out = std::move(last);
-    return true;
-}
 
-bool read_listeners(const Json& status, std::vector<StatusDocument::Listener>& out, std::string& error) {
-    const auto found = status.find("listeners");
-    if (found == status.end() || found->is_null()) return true;
-    if (!found->is_array()) {
-        error = "\"listeners\" is not an array";
-        return false;
+    void pid(const Json& object, pid_t& out) {
+        std::uint64_t pid = 0;
+        field(object, "pid", pid);
+        if (failed()) return;
+        if (pid == 0 || pid > static_cast<std::uint64_t>(std::numeric_limits<pid_t>::max()))
+            return fail("\"pid\" is missing or not a process id");
+        out = static_cast<pid_t>(pid);
     }
-    for (const Json& entry : *found) {
-        StatusDocument::Listener listener;
-        if (!entry.is_object() || !read_field(entry, "address", listener.address, error) ||
-            !read_field(entry, "service", listener.service, error)) {
-            error = "listeners: an entry is not an object with an address and a service";
-            return false;
+
+    void last_reload(const Json& status, std::optional<StatusDocument::LastReload>& out) {
+        const Json* found = present(status, "last_reload");
+        if (found == nullptr) return;
+        if (!found->is_object()) return fail("\"last_reload\" is not an object");
+        StatusDocument::LastReload last;
+        std::string result;
+        field(*found, "result", result);
+        field(*found, "error", last.error);
+        field(*found, "generation", last.generation);
+        last.ok = result == "ok";
+        out = std::move(last);
+    }
+
+    void listeners(const Json& status, std::vector<StatusDocument::Listener>& out) {
+        const Json* found = present(status, "listeners");
+        if (found == nullptr) return;
+        if (!found->is_array()) return fail("\"listeners\" is not an array");
+        for (const Json& entry : *found) {
+            StatusDocument::Listener listener;
+            StatusReader entry_reader;
+            if (entry.is_object()) {
+                entry_reader.field(entry, "address", listener.address);
+                entry_reader.field(entry, "service", listener.service);
+            }
+            if (!entry.is_object() || entry_reader.failed())
+                return fail("listeners: an entry is not an object with an address and a service");
+            out.push_back(std::move(listener));
         }
-        out.push_back(std::move(listener));
     }
-    return true;
-}
 
-bool read_workers(const Json& status, std::vector<StatusDocument::Worker>& out, std::string& error) {
-    const auto found = status.find("workers");
-    if (found == status.end() || found->is_null()) return true;
-    if (!found->is_array()) {
-        error = "\"workers\" is not an array";
-        return false;
-    }
-    for (const Json& entry : *found) {
-        if (!entry.is_object()) {
-            error = "an entry of \"workers\" is not an object";
-            return false;
+    void workers(const Json& status, std::vector<StatusDocument::Worker>& out) {
+        const Json* found = present(status, "workers");
+        if (found == nullptr) return;
+        if (!found->is_array()) return fail("\"workers\" is not an array");
+        for (const Json& entry : *found) {
+            if (!entry.is_object()) return fail("an entry of \"workers\" is not an object");
+            StatusDocument::Worker worker;
+            StatusReader entry_reader;
+            entry_reader.pid(entry, worker.pid);
+            entry_reader.field(entry, "generation", worker.generation);
+            entry_reader.field(entry, "state", worker.state);
+            entry_reader.field(entry, "connections", worker.connections);
+            entry_reader.field(entry, "accepted", worker.accepted);
+            entry_reader.field(entry, "share", worker.share);
+            if (entry_reader.failed()) return fail("workers: " + entry_reader.problem());
+            out.push_back(std::move(worker));
         }
-        StatusDocument::Worker worker;
-        if (!read_pid(entry, worker.pid, error) || !read_field(entry, "generation", worker.generation, error) ||
-            !read_field(entry, "state", worker.state, error) ||
-            !read_field(entry, "connections", worker.connections, error) ||
-            !read_field(entry, "accepted", worker.accepted, error) ||
-            !read_field(entry, "share", worker.share, error)) {
-            error = "workers: " + error;
-            return false;
-        }
-        out.push_back(std::move(worker));
     }
-    return true;
-}
+
+private:
+    // The field, or null when it is absent, null, or an earlier field was already wrong.
+    const Json* present(const Json& object, const char* key) const {
+        if (failed()) return nullptr;
+        const auto found = object.find(key);
+        if (found == object.end() || found->is_null()) return nullptr;
+        return &*found;
+    }
+
+    std::string problem_;
+};
 
 }  // namespace
 
-std::optional<StatusDocument> read_status_document(std::string_view body, std::string& error) {
+Result<StatusDocument> read_status_document(std::string_view body) {
     const Json status = Json::parse(body, nullptr, false);
-    if (status.is_discarded() || !status.is_object()) {
-        error = "not a JSON object";
-        return std::nullopt;
-    }
+    if (status.is_discarded() || !status.is_object()) return Failure{"not a JSON object"};
     StatusDocument document;
-    if (!read_pid(status, document.pid, error) || !read_field(status, "generation", document.generation, error) ||
-        !read_field(status, "state", document.state, error) ||
-        !read_field(status, "reloads", document.reloads, error) ||
-        !read_field(status, "reload_failures", document.reload_failures, error) ||
-        !read_field(status, "worker_restarts", document.worker_restarts, error) ||
-        !read_last_reload(status, document.last_reload, error) ||
-        !read_listeners(status, document.listeners, error) || !read_workers(status, document.workers, error)) {
-        return std::nullopt;
-    }
+    StatusReader reader;
+    reader.pid(status, document.pid);
+    reader.field(status, "generation", document.generation);
+    reader.field(status, "state", document.state);
+    reader.field(status, "reloads", document.reloads);
+    reader.field(status, "reload_failures", document.reload_failures);
+    reader.field(status, "worker_restarts", document.worker_restarts);
+    reader.last_reload(status, document.last_reload);
+    reader.listeners(status, document.listeners);
+    reader.workers(status, document.workers);
+    if (reader.failed()) return Failure{reader.problem()};
     return document;
 }
 

@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/result.hpp"
+
 namespace corral {
 
 struct StatusDocument {
@@ -44,8 +46,8 @@ struct StatusDocument {
 };
 
 // Reads a /status body. Missing fields keep their defaults except pid, which must be a positive
-// integer; a field of the wrong type, or a body that is not a JSON object, gives nullopt with
-// error saying what was wrong.
-std::optional<StatusDocument> read_status_document(std::string_view body, std::string& error);
+// integer; a field of the wrong type, or a body that is not a JSON object, is refused, saying
+// what was wrong.
+Result<StatusDocument> read_status_document(std::string_view body);
 
 }  // namespace corral

@@ -13,6 +13,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/errno_text.hpp"
 #include "common/fault_injection.hpp"
 #include "common/log.hpp"
 #include "worker/worker.hpp"
@@ -24,7 +25,7 @@ namespace {
 constexpr int kMaxPacketsPerCheck = 1024;
 
 [[noreturn]] void become_worker(const Generation& generation, unsigned slot,
-                                std::vector<std::pair<int, ListenConfig>> fds, int channel) {
+                                SlotListeners fds, int channel) {
     ::prctl(PR_SET_NAME, "corral-worker", 0, 0, 0);
     log_set_origin("worker " + std::to_string(::getpid()));
     fault_injection::pause_after_fork();
@@ -77,26 +78,17 @@ void WorkerProcess::handle_event(std::uint32_t) { supervisor->on_message(*this);
 
 Supervisor::Supervisor(EventLoop& loop, SupervisorEvents& events) : loop_(loop), events_(events) {}
 
-pid_t Supervisor::spawn(const Generation& generation, unsigned slot) {
-    std::vector<std::pair<int, ListenConfig>> fds;
-    std::string error;
-    if (!listener_fds_for_slot(generation.listeners, slot, fds, error)) {
-        log_error("cannot start a worker: %s", error.c_str());
-        return 0;
-    }
+Result<pid_t> Supervisor::spawn(const Generation& generation, unsigned slot) {
+    Result<SlotListeners> fds = listener_fds_for_slot(generation.listeners, slot);
+    if (!fds) return Failure{"cannot start a worker: " + fds.error()};
     int pair[2];
-    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0) {
-        log_error("socketpair() failed: %m");
-        return 0;
-    }
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
+        return Failure{"cannot start a worker: " + call_failed("socketpair()")};
     Fd master_end(pair[0]);
     Fd worker_end(pair[1]);
     const pid_t pid = ::fork();
-    if (pid < 0) {
-        log_error("fork() failed: %m");
-        return 0;
-    }
-    if (pid == 0) become_worker(generation, slot, std::move(fds), worker_end.release());
+    if (pid < 0) return Failure{"cannot start a worker: " + call_failed("fork()")};
+    if (pid == 0) become_worker(generation, slot, std::move(*fds), worker_end.release());
 
     auto worker = std::make_unique<WorkerProcess>();
     worker->supervisor = this;
@@ -127,11 +119,9 @@ bool Supervisor::on_message(WorkerProcess& worker) {
         forget_channel(worker);
         return false;
     }
-    std::string error;
-    const auto message =
-        decode_message(std::span(packet.data(), std::min<std::size_t>(received, packet.size())), error);
+    auto message = decode_message(std::span(packet.data(), std::min<std::size_t>(received, packet.size())));
     if (!message) {
-        log_error("worker %d sent a bad message (%s); replacing it", worker.pid, error.c_str());
+        log_error("worker %d sent a bad message (%s); replacing it", worker.pid, message.error().c_str());
         kill(worker);
         return false;
     }

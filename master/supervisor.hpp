@@ -14,6 +14,7 @@
 #include "common/event_loop.hpp"
 #include "common/fd.hpp"
 #include "common/ipc.hpp"
+#include "common/result.hpp"
 #include "master/exit_status.hpp"
 #include "master/generation.hpp"
 #include "master/listeners.hpp"
@@ -65,8 +66,8 @@ public:
     Supervisor(const Supervisor&) = delete;
     Supervisor& operator=(const Supervisor&) = delete;
 
-    // Forks a worker for `slot` of a generation: its pid, or 0 (logged) if it could not be started.
-    pid_t spawn(const Generation& generation, unsigned slot);
+    // Forks a worker for `slot` of a generation: its pid, or why it could not be started.
+    Result<pid_t> spawn(const Generation& generation, unsigned slot);
 
     // Handles the exit of pid if it is a worker; false if it is not one of ours.
     bool on_exit(pid_t pid, int status);

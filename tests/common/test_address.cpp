@@ -37,10 +37,9 @@ Address unix_socket(std::string path) {
 }
 
 std::string refusal(std::string_view text) {
-    std::string error;
-    const auto address = parse_address(text, error);
-    CHECK_FALSE(address.has_value());
-    return error;
+    const auto address = parse_address(text);
+    REQUIRE_FALSE(address.ok());
+    return address.error();
 }
 
 TEST_CASE("parse_address accepts IPv4, bracketed IPv6 and unix paths") {
@@ -69,14 +68,14 @@ TEST_CASE("parse_address accepts IPv4, bracketed IPv6 and unix paths") {
     };
     for (const Case& c : cases) {
         CAPTURE(c.text);
-        std::string error;
-        const auto address = parse_address(c.text, error);
-        REQUIRE(address.has_value());
+        const auto address = parse_address(c.text);
+        REQUIRE(address.ok());
         CHECK(*address == c.expected);
         CHECK(format_address(*address) == c.canonical);
-        CHECK(error.empty());
         // The canonical spelling is itself accepted and means the same address.
-        CHECK(parse_address(format_address(*address), error) == address);
+        const auto again = parse_address(format_address(*address));
+        REQUIRE(again.ok());
+        CHECK(*again == *address);
     }
 }
 
@@ -248,9 +247,9 @@ TEST_CASE("a NUL byte anywhere in an address is refused, not cut off (found by f
     for (const std::string_view text : {std::string_view("127.0.0.1\0junk:7000", 20), std::string_view("[::\0]:4", 7),
                                         std::string_view("unix:/run/a\0b", 13)}) {
         CAPTURE(std::string(text));
-        std::string error;
-        CHECK_FALSE(parse_address(text, error));
-        CHECK(error.find("NUL byte") != std::string::npos);
+        const auto address = parse_address(text);
+        REQUIRE_FALSE(address.ok());
+        CHECK(address.error().find("NUL byte") != std::string::npos);
     }
 }
 

@@ -15,6 +15,13 @@ namespace {
 
 Message heartbeat() { return Message{.type = MessageType::heartbeat, .counters = {}, .reason = {}, .module_counters = {}}; }
 
+// Why decode_message refuses a packet it must refuse.
+std::string refusal(std::span<const std::byte> packet) {
+    const auto decoded = decode_message(packet);
+    REQUIRE_FALSE(decoded.ok());
+    return decoded.error();
+}
+
 }  // namespace
 
 TEST_CASE("every message type survives an encode/decode round trip") {
@@ -35,9 +42,8 @@ TEST_CASE("every message type survives an encode/decode round trip") {
                               .reason = {},
                               .module_counters = {}};
         const std::vector<std::byte> packet = encode_message(message);
-        std::string error;
-        const auto decoded = decode_message(packet, error);
-        REQUIRE(decoded.has_value());
+        const auto decoded = decode_message(packet);
+        REQUIRE(decoded.ok());
         CHECK(*decoded == message);
     }
 }
@@ -46,48 +52,47 @@ TEST_CASE("truncated, oversized and garbage packets are rejected with a reason")
     const std::vector<std::byte> good = encode_message(heartbeat());
     std::string error;
 
-    CHECK_FALSE(decode_message(std::span(good.data(), good.size() - 1), error));
+    error = refusal(std::span(good.data(), good.size() - 1));
     CHECK(error.find("bytes") != std::string::npos);
-    CHECK_FALSE(decode_message(std::span(good.data(), 0), error));
+    error = refusal(std::span(good.data(), 0));
 
     // A heartbeat's tail is module counters: one stray byte is not one.
     std::vector<std::byte> longer(good.begin(), good.end());
     longer.push_back(std::byte{0});
-    CHECK_FALSE(decode_message(longer, error));
+    error = refusal(longer);
     CHECK(error == "module counters that run past the end of the message");
     // Messages to a worker have no tail at all.
     std::vector<std::byte> drain = encode_message(Message{.type = MessageType::drain, .counters = {}, .reason = {}, .module_counters = {}});
     drain.push_back(std::byte{1});
-    CHECK_FALSE(decode_message(drain, error));
+    error = refusal(drain);
     CHECK(error == "a drain message with 1 bytes after its counters");
     std::vector<std::byte> huge(kMaxMessageSize + 1);
-    CHECK_FALSE(decode_message(huge, error));
+    error = refusal(huge);
     CHECK(error.find("bytes, expected") != std::string::npos);
 
     std::vector<std::byte> other_version = good;
     other_version[0] = std::byte{kProtocolVersion + 1};
-    CHECK_FALSE(decode_message(other_version, error));
+    error = refusal(other_version);
     CHECK(error.find("version") != std::string::npos);
 
     std::vector<std::byte> unknown_type = good;
     unknown_type[1] = std::byte{99};
-    CHECK_FALSE(decode_message(unknown_type, error));
+    error = refusal(unknown_type);
     CHECK(error.find("type") != std::string::npos);
 
     std::vector<std::byte> dirty_reserved = good;
     dirty_reserved[5] = std::byte{1};
-    CHECK_FALSE(decode_message(dirty_reserved, error));
+    error = refusal(dirty_reserved);
 
     std::vector<std::byte> noise(kFixedMessageSize);
     for (std::size_t i = 0; i < noise.size(); ++i) noise[i] = static_cast<std::byte>(i * 37 + 11);
-    CHECK_FALSE(decode_message(noise, error));
+    error = refusal(noise);
 }
 
 TEST_CASE("a start failure carries its reason, and module counters their names, across the socketpair") {
     const Message failed{.type = MessageType::start_failed, .counters = {}, .reason = "module resp did not start: no port",
                          .module_counters = {}};
-    std::string error;
-    const auto decoded_failure = decode_message(encode_message(failed), error);
+    const auto decoded_failure = decode_message(encode_message(failed));
     REQUIRE(decoded_failure);
     CHECK(*decoded_failure == failed);
 
@@ -95,7 +100,7 @@ TEST_CASE("a start failure carries its reason, and module counters their names, 
     heartbeat_with_counters.module_counters = {{"127.0.0.1:6380", "resp", "pings", 42},
                                                {"unix:/run/x.sock", "resp", "errors", 1ull << 50}};
     const std::vector<std::byte> packet = encode_message(heartbeat_with_counters);
-    const auto decoded = decode_message(packet, error);
+    const auto decoded = decode_message(packet);
     REQUIRE(decoded);
     CHECK(*decoded == heartbeat_with_counters);
     // A cut of the tail inside an entry is refused, never read past; a cut between the two
@@ -103,8 +108,8 @@ TEST_CASE("a start failure carries its reason, and module counters their names, 
     const std::size_t first_entry_end = kFixedMessageSize + 1 + 14 + 1 + 4 + 1 + 5 + 8;
     for (std::size_t length = kFixedMessageSize + 1; length < packet.size(); ++length) {
         CAPTURE(length);
-        const auto cut = decode_message(std::span(packet.data(), length), error);
-        CHECK(cut.has_value() == (length == first_entry_end));
+        const auto cut = decode_message(std::span(packet.data(), length));
+        CHECK(cut.ok() == (length == first_entry_end));
         if (cut) CHECK(cut->module_counters.size() == 1);
     }
 
@@ -122,7 +127,7 @@ TEST_CASE("a start failure carries its reason, and module counters their names, 
               .empty());
     std::vector<std::byte> with_nul = encode_message(failed);
     with_nul.back() = std::byte{0};
-    CHECK_FALSE(decode_message(with_nul, error));
+    CHECK_FALSE(refusal(with_nul).empty());
 }
 
 TEST_CASE("add_totals sums the running totals and leaves the connection gauge alone") {
@@ -153,8 +158,7 @@ TEST_CASE("a descriptor travels with a message, close-on-exec, and only with the
     std::array<std::byte, kFixedMessageSize + 1> packet{};
     Fd passed;
     REQUIRE(receive_packet(worker_end.get(), packet, passed) == static_cast<ssize_t>(kFixedMessageSize));
-    std::string error;
-    const auto first = decode_message(std::span(packet.data(), kFixedMessageSize), error);
+    const auto first = decode_message(std::span(packet.data(), kFixedMessageSize));
     REQUIRE(first);
     CHECK(first->type == MessageType::reopen_logs);
     REQUIRE(passed);

@@ -19,17 +19,15 @@ struct Refusal {
 };
 
 std::string duration_error(std::string_view text) {
-    std::string error;
-    const auto duration = parse_duration(text, error);
-    CHECK_FALSE(duration.has_value());
-    return error;
+    const auto duration = parse_duration(text);
+    REQUIRE_FALSE(duration.ok());
+    return duration.error();
 }
 
 std::string size_error(std::string_view text) {
-    std::string error;
-    const auto size = parse_size(text, error);
-    CHECK_FALSE(size.has_value());
-    return error;
+    const auto size = parse_size(text);
+    REQUIRE_FALSE(size.ok());
+    return size.error();
 }
 
 TEST_CASE("parse_duration accepts every unit and a bare zero") {
@@ -50,11 +48,9 @@ TEST_CASE("parse_duration accepts every unit and a bare zero") {
     };
     for (const auto& [text, expected] : accepted) {
         CAPTURE(text);
-        std::string error;
-        const auto duration = parse_duration(text, error);
-        REQUIRE(duration.has_value());
+        const auto duration = parse_duration(text);
+        REQUIRE(duration.ok());
         CHECK(*duration == expected);
-        CHECK(error.empty());
     }
 }
 
@@ -106,9 +102,8 @@ TEST_CASE("parse_size accepts bytes and binary suffixes") {
     };
     for (const auto& [text, expected] : accepted) {
         CAPTURE(text);
-        std::string error;
-        const auto size = parse_size(text, error);
-        REQUIRE(size.has_value());
+        const auto size = parse_size(text);
+        REQUIRE(size.ok());
         CHECK(*size == expected);
     }
 }
@@ -171,13 +166,15 @@ TEST_CASE("formatted durations and sizes parse back to the same value") {
     const std::vector<std::chrono::milliseconds> durations{0ms, 7ms, 1000ms, 61s, 3min, 25h};
     for (const auto duration : durations) {
         CAPTURE(duration.count());
-        std::string error;
-        CHECK(parse_duration(format_duration(duration), error) == duration);
+        const auto parsed = parse_duration(format_duration(duration));
+        REQUIRE(parsed.ok());
+        CHECK(*parsed == duration);
     }
     for (const std::uint64_t size : {0ull, 1ull, 1023ull, 1024ull, 3ull << 20, 5ull << 30}) {
         CAPTURE(size);
-        std::string error;
-        CHECK(parse_size(format_size(size), error) == size);
+        const auto parsed = parse_size(format_size(size));
+        REQUIRE(parsed.ok());
+        CHECK(*parsed == size);
     }
 }
 

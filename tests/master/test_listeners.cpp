@@ -11,8 +11,9 @@ using namespace corral;
 namespace {
 
 Address parsed(const std::string& text) {
-    std::string error;
-    return parse_address(text, error).value();
+    const Result<Address> address = parse_address(text);
+    REQUIRE(address.ok());
+    return *address;
 }
 
 }  // namespace

@@ -25,8 +25,9 @@ inline Address loopback(std::uint16_t port) {
 }
 
 inline std::optional<AdminReply> admin_fetch(std::uint16_t port, const std::string& path) {
-    std::string error;
-    return admin_get(loopback(port), path, error);
+    Result<AdminReply> reply = admin_get(loopback(port), path);
+    if (!reply) return std::nullopt;
+    return std::move(*reply);
 }
 
 inline nlohmann::json admin_status(std::uint16_t port) {
