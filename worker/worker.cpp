@@ -167,11 +167,9 @@ void Worker::on_channel() {
         begin_drain("the master is gone");
         return;
     }
-    std::string error;
-    const auto message =
-        decode_message(std::span(packet.data(), std::min<std::size_t>(received, packet.size())), error);
+    const auto message = decode_message(std::span(packet.data(), std::min<std::size_t>(received, packet.size())));
     if (!message) {
-        log_error("bad message from the master: %s; draining", error.c_str());
+        log_error("bad message from the master: %s; draining", message.error().c_str());
         begin_drain("protocol error");
         return;
     }
