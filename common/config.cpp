@@ -110,10 +110,9 @@ public:
             // error with its position, never an exception out of the loader.
             fail(error.mark, "invalid YAML: " + error.msg);
         }
-        ConfigResult result;
-        result.errors = take_errors();
-        if (result.errors.empty()) result.config = std::move(config_);
-        return result;
+        ConfigErrors errors = take_errors();
+        if (!errors.empty()) return Failure{std::move(errors)};
+        return std::move(config_);
     }
 
 private:
@@ -345,18 +344,22 @@ ConfigResult parse_config(std::string_view yaml_text, const std::string& path) {
         return ConfigFileReader(path).read(yaml_text);
     } catch (const std::exception& error) {
         // yaml-cpp's own errors are handled by the reader; this is running out of memory.
-        ConfigResult result;
-        result.errors.push_back(
-            {path, 0, 0, std::string("cannot read the configuration: ") + error.what()});
-        return result;
+        return Failure{ConfigErrors{{path, 0, 0, std::string("cannot read the configuration: ") + error.what()}}};
     }
 }
 
+const ConfigErrors& errors_of(const ConfigResult& result) {
+    static const ConfigErrors none;
+    return result.ok() ? none : result.error();
+}
+
 ConfigResult load_config(const std::string& path) {
-    std::string error;
-    const auto text = read_small_file(path, kMaxConfigBytes, error);
-    if (!text && error.starts_with("the file is larger")) error += "; is it the right file?";
-    if (!text) return ConfigResult{std::nullopt, {ConfigError{path, 0, 0, error}}};
+    const Result<std::string> text = read_small_file(path, kMaxConfigBytes);
+    if (!text) {
+        std::string error = text.error();
+        if (error.starts_with("the file is larger")) error += "; is it the right file?";
+        return Failure{ConfigErrors{ConfigError{path, 0, 0, error}}};
+    }
     return parse_config(*text, path);
 }
 

@@ -2,12 +2,12 @@
 // load_config and nothing else before binding, so the two can never disagree.
 #pragma once
 
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/config_types.hpp"
+#include "common/result.hpp"
 
 namespace corral {
 
@@ -22,10 +22,12 @@ struct ConfigError {
     std::string to_string() const;
 };
 
-struct ConfigResult {
-    std::optional<Config> config;  // set only when errors is empty
-    std::vector<ConfigError> errors;
-};
+// Every problem found, in the order of the file; never empty when reading failed.
+using ConfigErrors = std::vector<ConfigError>;
+using ConfigResult = Result<Config, ConfigErrors>;
+
+// The problems of a result: none when it succeeded.
+const ConfigErrors& errors_of(const ConfigResult& result);
 
 // Reads and validates the file at path. An unreadable file is one error at line 0, column 0.
 ConfigResult load_config(const std::string& path);

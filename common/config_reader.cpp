@@ -7,9 +7,9 @@
 
 #include <cerrno>
 #include <charconv>
-#include <system_error>
 #include <tuple>
 
+#include "common/errno_text.hpp"
 #include "common/fd.hpp"
 #include "common/units.hpp"
 
@@ -99,42 +99,25 @@ std::optional<std::uint64_t> parse_integer(const std::string& text) {
 
 // O_NONBLOCK keeps a FIFO without a writer from hanging open(); only a regular file is read, and
 // one too large is refused by its size before anything is read.
-std::optional<std::string> read_small_file(const std::string& path, std::size_t max_bytes, std::string& error) {
+Result<std::string> read_small_file(const std::string& path, std::size_t max_bytes) {
     Fd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
-    if (!fd) {
-        error = "cannot open the file: " + std::generic_category().message(errno);
-        return std::nullopt;
-    }
+    if (!fd) return Failure{"cannot open the file: " + errno_text()};
     struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) {
-        error = "cannot stat the file: " + std::generic_category().message(errno);
-        return std::nullopt;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        error = S_ISDIR(st.st_mode) ? "it is a directory, not a file" : "it is not a regular file";
-        return std::nullopt;
-    }
+    if (::fstat(fd.get(), &st) != 0) return Failure{"cannot stat the file: " + errno_text()};
+    if (!S_ISREG(st.st_mode))
+        return Failure{S_ISDIR(st.st_mode) ? "it is a directory, not a file" : "it is not a regular file"};
     const std::string too_large = "the file is larger than " + format_size(max_bytes);
-    if (static_cast<std::uint64_t>(st.st_size) > max_bytes) {
-        error = too_large;
-        return std::nullopt;
-    }
+    if (static_cast<std::uint64_t>(st.st_size) > max_bytes) return Failure{too_large};
     std::string text;
     char chunk[16384];
     for (;;) {
         const ssize_t count = ::read(fd.get(), chunk, sizeof chunk);
         if (count == 0) return text;
         if (count < 0 && errno == EINTR) continue;
-        if (count < 0) {
-            error = "cannot read the file: " + std::generic_category().message(errno);
-            return std::nullopt;
-        }
+        if (count < 0) return Failure{"cannot read the file: " + errno_text()};
         text.append(chunk, static_cast<std::size_t>(count));
         // It may grow while being read.
-        if (text.size() > max_bytes) {
-            error = too_large;
-            return std::nullopt;
-        }
+        if (text.size() > max_bytes) return Failure{too_large};
     }
 }
 

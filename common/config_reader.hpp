@@ -35,7 +35,7 @@ std::optional<std::uint64_t> parse_integer(const std::string& text);
 
 // Reads a regular file of at most max_bytes without ever blocking (a FIFO is refused, not waited
 // on). The master does this in its own loop on every reload.
-std::optional<std::string> read_small_file(const std::string& path, std::size_t max_bytes, std::string& error);
+Result<std::string> read_small_file(const std::string& path, std::size_t max_bytes);
 
 class ConfigReader {
 public:

@@ -44,12 +44,11 @@ void read_response(ConfigReader& reader, const YAML::Node& value, const std::str
     if (body) out.body = *body;
     if (!file.empty()) {
         const std::string resolved = reader.resolve(file);
-        std::string error;
-        if (const auto text = read_small_file(resolved, kMaxFileBytes, error)) {
+        if (const Result<std::string> text = read_small_file(resolved, kMaxFileBytes)) {
             out.body = *text;
             out.file = resolved;
         } else {
-            reader.fail(seen.at("file").key_mark, path + ".file: " + resolved + ": " + error);
+            reader.fail(seen.at("file").key_mark, path + ".file: " + resolved + ": " + text.error());
         }
     }
     if ((out.status == 204 || out.status == 304) && !out.body.empty())

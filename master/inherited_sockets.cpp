@@ -15,6 +15,7 @@
 #include <string>
 
 #include "common/address.hpp"
+#include "common/errno_text.hpp"
 #include "common/log.hpp"
 #include "master/process_start_time.hpp"
 
@@ -46,7 +47,8 @@ PreviousMaster find_previous_master(const std::string& from) {
 
 }  // namespace
 
-bool take_inheritance(Inheritance& inheritance) {
+Result<Inheritance> take_inheritance() {
+    Inheritance inheritance;
     const char* from = std::getenv(kUpgradeFromVariable);
     const std::string previous_master = from != nullptr ? from : "";
     ::unsetenv(kUpgradeFromVariable);
@@ -57,10 +59,8 @@ bool take_inheritance(Inheritance& inheritance) {
     char** names = nullptr;
     const int count = sd_listen_fds_with_names(1, &names);
     if (count < 0) {
-        log_error("LISTEN_FDS=%s: sd_listen_fds_with_names() failed: %s; refusing to start with descriptors that "
-                  "were announced but not passed",
-                  listen_fds.c_str(), std::strerror(-count));
-        return false;
+        return Failure{"LISTEN_FDS=" + listen_fds + ": sd_listen_fds_with_names() failed: " + errno_text(-count) +
+                       "; refusing to start with descriptors that were announced but not passed"};
     }
     for (int i = 0; i < count; ++i) {
         const int fd = SD_LISTEN_FDS_START + i;
@@ -87,22 +87,22 @@ bool take_inheritance(Inheritance& inheritance) {
     }
     // Only now a descriptor of our own: it cannot take the number of an announced one.
     if (!previous_master.empty()) inheritance.previous_master = find_previous_master(previous_master);
-    return true;
+    return inheritance;
 }
 
-bool pass_sockets_to_exec(const std::vector<int>& fds, const std::vector<std::string>& names, pid_t from,
-                          std::uint64_t from_start_time) {
+Outcome pass_sockets_to_exec(const std::vector<int>& fds, const std::vector<std::string>& names, pid_t from,
+                             std::uint64_t from_start_time) {
     // First out of the way of the target range, so that no dup2 overwrites a source still needed.
     const int target_end = SD_LISTEN_FDS_START + static_cast<int>(fds.size());
     std::vector<int> moved;
     for (int fd : fds) {
         const int copy = ::fcntl(fd, F_DUPFD_CLOEXEC, target_end);
-        if (copy < 0) return false;
+        if (copy < 0) return Failure{call_failed("fcntl(F_DUPFD_CLOEXEC)")};
         moved.push_back(copy);
     }
     for (std::size_t i = 0; i < moved.size(); ++i) {
         // dup2 clears close-on-exec on the new descriptor: exactly these survive the exec.
-        if (::dup2(moved[i], SD_LISTEN_FDS_START + static_cast<int>(i)) < 0) return false;
+        if (::dup2(moved[i], SD_LISTEN_FDS_START + static_cast<int>(i)) < 0) return Failure{call_failed("dup2()")};
     }
     std::string joined;
     for (const std::string& name : names) joined += (joined.empty() ? "" : ":") + name;
@@ -110,7 +110,7 @@ bool pass_sockets_to_exec(const std::vector<int>& fds, const std::vector<std::st
     ::setenv("LISTEN_PID", std::to_string(::getpid()).c_str(), 1);
     ::setenv("LISTEN_FDNAMES", joined.c_str(), 1);
     ::setenv(kUpgradeFromVariable, (std::to_string(from) + ":" + std::to_string(from_start_time)).c_str(), 1);
-    return true;
+    return {};
 }
 
 }  // namespace corral

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/fd.hpp"
+#include "common/result.hpp"
 #include "master/listeners.hpp"
 
 namespace corral {
@@ -32,17 +33,17 @@ struct Inheritance {
 };
 
 // Takes the sockets passed with LISTEN_FDS (and clears those variables, so that workers and
-// later binaries do not see them), and the previous master, if it is still there. To be called before this process
-// opens any descriptor of its own, which could otherwise take the number of one announced but
-// never passed. A descriptor that is not a listening stream socket is logged, closed and
-// skipped. False (logged) when LISTEN_FDS names descriptors that are not there: the environment
-// cannot be trusted then.
-bool take_inheritance(Inheritance& inheritance);
+// later binaries do not see them), and the previous master, if it is still there. To be called
+// before this process opens any descriptor of its own, which could otherwise take the number of
+// one announced but never passed. A descriptor that is not a listening stream socket is logged,
+// closed and skipped. Fails when LISTEN_FDS names descriptors that are not there: the
+// environment cannot be trusted then.
+Result<Inheritance> take_inheritance();
 
 // In a child about to exec the new binary: moves `fds` to 3, 4, ... and sets LISTEN_FDS,
 // LISTEN_PID, LISTEN_FDNAMES and CORRAL_UPGRADE_FROM (the master `from`, started at
-// `from_start_time`). Returns false if a descriptor could not be moved.
-bool pass_sockets_to_exec(const std::vector<int>& fds, const std::vector<std::string>& names, pid_t from,
-                          std::uint64_t from_start_time);
+// `from_start_time`). Fails if a descriptor could not be moved.
+Outcome pass_sockets_to_exec(const std::vector<int>& fds, const std::vector<std::string>& names, pid_t from,
+                             std::uint64_t from_start_time);
 
 }  // namespace corral

@@ -41,15 +41,16 @@ struct Arguments {
     bool json = false;
 };
 
-// Returns an empty string on success, else what was wrong with the arguments.
-std::string parse_arguments(int argc, char** argv, Arguments& arguments) {
-    if (argc < 2) return "missing command";
+// The arguments, or what was wrong with them.
+corral::Result<Arguments> parse_arguments(int argc, char** argv) {
+    if (argc < 2) return corral::Failure{"missing command"};
+    Arguments arguments;
     arguments.command = argv[1];
     for (int i = 2; i < argc; ++i) {
         const std::string_view argument = argv[i];
-        if (arguments.command == "version") return "version takes no arguments";
+        if (arguments.command == "version") return corral::Failure{"version takes no arguments"};
         if (argument == "-c" || argument == "--config") {
-            if (i + 1 >= argc) return std::string(argument) + " needs a FILE";
+            if (i + 1 >= argc) return corral::Failure{std::string(argument) + " needs a FILE"};
             arguments.config_path = argv[++i];
         } else if (argument.starts_with("--config=")) {
             arguments.config_path = std::string(argument.substr(std::strlen("--config=")));
@@ -58,18 +59,19 @@ std::string parse_arguments(int argc, char** argv, Arguments& arguments) {
         } else if (argument == "--json" && arguments.command == "status") {
             arguments.json = true;
         } else {
-            return "unexpected argument \"" + std::string(argument) + "\"";
+            return corral::Failure{"unexpected argument \"" + std::string(argument) + "\""};
         }
     }
-    if (arguments.config_path.empty()) return "the config FILE is empty";
-    return "";
+    if (arguments.config_path.empty()) return corral::Failure{"the config FILE is empty"};
+    return arguments;
 }
 
 // The one place configuration errors are printed, for every command that reads the file.
 std::optional<corral::Config> load_or_report(const std::string& path) {
     corral::ConfigResult result = corral::load_config(path);
-    for (const corral::ConfigError& error : result.errors) std::fprintf(stderr, "%s\n", error.to_string().c_str());
-    return std::move(result.config);
+    for (const corral::ConfigError& error : corral::errors_of(result)) std::fprintf(stderr, "%s\n", error.to_string().c_str());
+    if (!result) return std::nullopt;
+    return std::move(*result);
 }
 
 // The binary a binary upgrade execs: whatever is at this path on disk by then.
@@ -87,8 +89,9 @@ int main(int argc, char** argv) {
         std::fputs(kUsage, stdout);
         return kExitOk;
     }
-    Arguments arguments;
-    if (std::string problem = parse_arguments(argc, argv, arguments); !problem.empty()) return usage_error(problem);
+    const corral::Result<Arguments> parsed = parse_arguments(argc, argv);
+    if (!parsed) return usage_error(parsed.error());
+    const Arguments& arguments = *parsed;
 
     const std::string& command = arguments.command;
     if (command == "version") {
@@ -102,7 +105,14 @@ int main(int argc, char** argv) {
     // descriptors from 3 up, and one that was announced but never passed must not turn out to be
     // one of ours by then.
     corral::Inheritance inheritance;
-    if (command == "run" && !corral::take_inheritance(inheritance)) return kExitError;
+    if (command == "run") {
+        corral::Result<corral::Inheritance> taken = corral::take_inheritance();
+        if (!taken) {
+            log_error("%s", taken.error().c_str());
+            return kExitError;
+        }
+        inheritance = std::move(*taken);
+    }
     // Every command reads the file first: reload in particular must not signal a master that
     // would only reject it.
     std::optional<corral::Config> config = load_or_report(arguments.config_path);

@@ -20,17 +20,14 @@ void Master::record_reload(bool ok, const std::string& error) {
 void Master::prepare_reload() {
     log_notice("reloading %s", config().path.c_str());
     ConfigResult loaded = load_config(config().path);
-    if (!loaded.config) {
-        std::string error;
-        for (const ConfigError& problem : loaded.errors) {
-            log_error("%s", problem.to_string().c_str());
-            if (error.empty()) error = problem.to_string();
-        }
-        if (loaded.errors.size() > 1) error += " (and " + std::to_string(loaded.errors.size() - 1) + " more)";
+    if (!loaded) {
+        for (const ConfigError& problem : loaded.error()) log_error("%s", problem.to_string().c_str());
+        std::string error = loaded.error().front().to_string();
+        if (loaded.error().size() > 1) error += " (and " + std::to_string(loaded.error().size() - 1) + " more)";
         carry_out(policy_.reload_not_prepared(error));
         return;
     }
-    Config& next = *loaded.config;
+    Config& next = *loaded;
     if (next.admin_listen != config().admin_listen) {
         log_warning("admin.listen changed; the admin endpoints stay on %s until a restart",
                     admin_address_ ? "the old address" : "nothing");

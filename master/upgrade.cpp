@@ -55,8 +55,8 @@ struct NewMasterLaunch {
     sigset_t none;
     sigemptyset(&none);
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    if (!pass_sockets_to_exec(launch.fds, launch.names, launch.from, launch.from_start_time)) {
-        log_error("binary upgrade: passing the listeners failed: %m");
+    if (Outcome passed = pass_sockets_to_exec(launch.fds, launch.names, launch.from, launch.from_start_time); !passed) {
+        log_error("binary upgrade: passing the listeners failed: %s", passed.error().c_str());
         ::_exit(1);
     }
     const char* argv[] = {launch.binary.c_str(), "run", "-c", launch.config.c_str(), nullptr};
