@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <system_error>
+#include <utility>
+
+#include "common/errno_text.hpp"
 
 namespace corral {
 namespace {
@@ -20,8 +22,10 @@ bool means_not_found(int error) {
     return error == 0 || error == ENOENT || error == ESRCH || error == EBADF || error == EPERM;
 }
 
+// The name's entry, turned into what the caller wants by `use`.
 template <typename Entry, typename Lookup, typename Use>
-std::string lookup_entry(const std::string& name, const char* kind, int size_hint, Lookup lookup, Use use) {
+auto lookup_entry(const std::string& name, const char* kind, int size_hint, Lookup lookup, Use use)
+    -> Result<decltype(use(std::declval<const Entry&>()))> {
     const long suggested = ::sysconf(size_hint);
     std::vector<char> buffer(suggested > 0 ? static_cast<std::size_t>(suggested) : 16384);
     Entry entry{};
@@ -31,29 +35,26 @@ std::string lookup_entry(const std::string& name, const char* kind, int size_hin
            buffer.size() < kMaxLookupBuffer) {
         buffer.resize(buffer.size() * 2);
     }
-    if (found != nullptr) {
-        use(*found);
-        return {};
-    }
-    if (means_not_found(error)) return std::string("no ") + kind + " named \"" + name + "\" on this system";
-    return std::string("cannot look up ") + kind + " \"" + name + "\": " + std::generic_category().message(error);
+    if (found != nullptr) return use(*found);
+    if (means_not_found(error)) return Failure{std::string("no ") + kind + " named \"" + name + "\" on this system"};
+    return Failure{std::string("cannot look up ") + kind + " \"" + name + "\": " + errno_text(error)};
 }
 
 }  // namespace
 
-std::string lookup_user(const std::string& name, uid_t& uid, gid_t& primary_gid) {
-    return lookup_entry<passwd>(name, "user", _SC_GETPW_R_SIZE_MAX, ::getpwnam_r, [&](const passwd& entry) {
-        uid = entry.pw_uid;
-        primary_gid = entry.pw_gid;
+Result<UserIds> lookup_user(const std::string& name) {
+    return lookup_entry<passwd>(name, "user", _SC_GETPW_R_SIZE_MAX, ::getpwnam_r, [](const passwd& entry) {
+        return UserIds{.uid = entry.pw_uid, .primary_gid = entry.pw_gid};
     });
 }
 
-std::string lookup_group(const std::string& name, gid_t& gid) {
+Result<gid_t> lookup_group(const std::string& name) {
     return lookup_entry<group>(name, "group", _SC_GETGR_R_SIZE_MAX, ::getgrnam_r,
-                               [&](const group& entry) { gid = entry.gr_gid; });
+                               [](const group& entry) { return entry.gr_gid; });
 }
 
-std::string lookup_memberships(const std::string& user, gid_t gid, std::vector<gid_t>& groups) {
+Result<std::vector<gid_t>> lookup_memberships(const std::string& user, gid_t gid) {
+    std::vector<gid_t> groups;
     int count = 32;
     for (;;) {
         groups.resize(static_cast<std::size_t>(count));
@@ -61,11 +62,11 @@ std::string lookup_memberships(const std::string& user, gid_t gid, std::vector<g
         // Returns -1 and sets count to the number needed when the array is too small.
         if (::getgrouplist(user.c_str(), gid, groups.data(), &count) >= 0) {
             groups.resize(static_cast<std::size_t>(count));
-            return {};
+            return groups;
         }
         if (count <= wanted) count = wanted * 2;
         if (static_cast<std::size_t>(count) > kMaxLookupBuffer / sizeof(gid_t)) {
-            return "cannot list the groups of user \"" + user + "\": too many";
+            return Failure{"cannot list the groups of user \"" + user + "\": too many"};
         }
     }
 }

@@ -7,13 +7,19 @@
 #include <string>
 #include <vector>
 
+#include "common/result.hpp"
+
 namespace corral {
 
-// Each returns the empty string on success, else a sentence saying why not, e.g.
-// "no user named "x" on this system".
-std::string lookup_user(const std::string& name, uid_t& uid, gid_t& primary_gid);
-std::string lookup_group(const std::string& name, gid_t& gid);
+struct UserIds {
+    uid_t uid = 0;
+    gid_t primary_gid = 0;
+};
+
+// Each fails with a sentence saying why, e.g. "no user named "x" on this system".
+Result<UserIds> lookup_user(const std::string& name);
+Result<gid_t> lookup_group(const std::string& name);
 // Every group `user` belongs to, `gid` included (getgrouplist(3)).
-std::string lookup_memberships(const std::string& user, gid_t gid, std::vector<gid_t>& groups);
+Result<std::vector<gid_t>> lookup_memberships(const std::string& user, gid_t gid);
 
 }  // namespace corral

@@ -211,9 +211,10 @@ private:
         std::map<std::string_view, YAML::Node> blocks;
         for (const ServiceEntry& service : kServiceCatalog) {
             if (service.settings_key.empty()) continue;
-            listener_keys.push_back({service.settings_key, [&blocks, &service](const YAML::Node& value, const std::string&) {
-                                         blocks[service.settings_key] = value;
-                                     }});
+            listener_keys.push_back(
+                {service.settings_key, [&blocks, &service](const YAML::Node& value, const std::string&) {
+                     blocks[service.settings_key] = value;
+                 }});
         }
         const SeenKeys seen = read_map(entry, path, listener_keys);
 
@@ -256,15 +257,19 @@ private:
                      "group: needs user as well; with group alone the workers would still run as root");
             return;
         }
+        const Result<UserIds> ids = lookup_user(user);
+        if (!ids) return fail(root["user"].Mark(), "user: " + ids.error());
         Account account;
-        if (const std::string failure = lookup_user(user, account.uid, account.gid); !failure.empty())
-            return fail(root["user"].Mark(), "user: " + failure);
+        account.uid = ids->uid;
+        account.gid = ids->primary_gid;
         if (!group.empty()) {
-            if (const std::string failure = lookup_group(group, account.gid); !failure.empty())
-                return fail(root["group"].Mark(), "group: " + failure);
+            const Result<gid_t> gid = lookup_group(group);
+            if (!gid) return fail(root["group"].Mark(), "group: " + gid.error());
+            account.gid = *gid;
         }
-        if (const std::string failure = lookup_memberships(user, account.gid, account.groups); !failure.empty())
-            return fail(root["user"].Mark(), "user: " + failure);
+        Result<std::vector<gid_t>> groups = lookup_memberships(user, account.gid);
+        if (!groups) return fail(root["user"].Mark(), "user: " + groups.error());
+        account.groups = std::move(*groups);
         config_.account = std::move(account);
     }
 
@@ -274,10 +279,9 @@ private:
         const YAML::Mark mark = root["admin"]["group"].Mark();
         if (config_.admin_listen && config_.admin_listen->family != AddressFamily::unix_path)
             return fail(mark, "admin.group: applies only to a unix admin.listen; TCP has no file to own");
-        gid_t gid = 0;
-        if (const std::string failure = lookup_group(config_.admin_group, gid); !failure.empty())
-            return fail(mark, "admin.group: " + failure);
-        config_.admin_gid = gid;
+        const Result<gid_t> gid = lookup_group(config_.admin_group);
+        if (!gid) return fail(mark, "admin.group: " + gid.error());
+        config_.admin_gid = *gid;
     }
 
     // Two listeners on one address would fail to bind at start-up; say so now, naming both.

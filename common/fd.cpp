@@ -10,6 +10,7 @@
 #include <climits>
 #include <vector>
 
+#include "common/errno_text.hpp"
 #include "common/fault_injection.hpp"
 #include "common/log.hpp"
 
@@ -49,7 +50,7 @@ bool close_fds_except(std::span<const int> keep) {
     std::vector<unsigned> kept(keep.begin(), keep.end());
     std::sort(kept.begin(), kept.end());
     if (close_ranges_between(kept)) return true;
-    log_debug("close_range() failed: %m; closing descriptors one by one");
+    log_debug("close_range() failed: %s; closing descriptors one by one", errno_text().c_str());
     return close_one_by_one(kept);
 }
 

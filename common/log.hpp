@@ -25,7 +25,7 @@ const char* log_level_name(LogLevel level);
 
 void log_message(LogLevel level, const char* format, ...) __attribute__((format(printf, 2, 3)));
 
-// errno is preserved across these, so "%m" names the error of the call that just failed.
+// errno is preserved across these, so that a caller may still act on it after logging.
 #define log_error(...) ::corral::log_message(::corral::LogLevel::error, __VA_ARGS__)
 #define log_warning(...) ::corral::log_message(::corral::LogLevel::warning, __VA_ARGS__)
 #define log_notice(...) ::corral::log_message(::corral::LogLevel::notice, __VA_ARGS__)

@@ -5,8 +5,7 @@
 #include <systemd/sd-daemon.h>
 #include <time.h>
 
-#include <cstring>
-
+#include "common/errno_text.hpp"
 #include "common/log.hpp"
 
 namespace corral {
@@ -17,7 +16,7 @@ void send(const std::string& message) {
     static bool failure_logged = false;
     if (result < 0 && !failure_logged) {
         failure_logged = true;
-        log_warning("sd_notify() failed: %s", std::strerror(-result));
+        log_warning("%s", call_failed("sd_notify()", -result).c_str());
     }
 }
 
@@ -37,8 +36,8 @@ void notify_ready(const std::string& status) { send("READY=1\nSTATUS=" + status_
 void notify_reloading() {
     timespec now{};
     ::clock_gettime(CLOCK_MONOTONIC, &now);
-    const unsigned long long usec =
-        static_cast<unsigned long long>(now.tv_sec) * 1'000'000ULL + static_cast<unsigned long long>(now.tv_nsec) / 1000;
+    const unsigned long long usec = static_cast<unsigned long long>(now.tv_sec) * 1'000'000ULL +
+                                    static_cast<unsigned long long>(now.tv_nsec) / 1000;
     send("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(usec));
 }
 

@@ -75,7 +75,8 @@ std::string admin_response(std::string_view received_request, const AdminContent
     constexpr const char* kText = "text/plain; charset=utf-8";
     switch (request.outcome) {
         case AdminRequest::Outcome::incomplete:
-        case AdminRequest::Outcome::bad_request: return http_response(400, "Bad Request", kText, "bad request\n", false);
+        case AdminRequest::Outcome::bad_request:
+            return http_response(400, "Bad Request", kText, "bad request\n", false);
         case AdminRequest::Outcome::too_large:
             return http_response(431, "Request Header Fields Too Large", kText, "request too large\n", false);
         case AdminRequest::Outcome::not_implemented:
@@ -101,7 +102,8 @@ AdminServer::AdminServer(EventLoop& loop, const AdminContent& content) : loop_(l
 Outcome AdminServer::start(Fd listener, SocketFile file) {
     listener_ = WatchedFd(loop_, std::move(listener));
     socket_file_ = std::move(file);
-    if (!listener_.watch(EPOLLIN, &accept_handler_)) return Failure{call_failed("epoll_ctl(ADD) for the admin listener")};
+    if (!listener_.watch(EPOLLIN, &accept_handler_))
+        return Failure{call_failed("epoll_ctl(ADD) for the admin listener")};
     return {};
 }
 
@@ -114,7 +116,8 @@ void AdminServer::on_accept() {
             if (concerns_one_connection(error)) continue;
             // Out of descriptors, or worse: the listener stays readable, so accepting pauses.
             descriptor_shortage_.record("the admin listener", Clock::now());
-            if (!listener_.unwatch()) log_error("epoll_ctl(DEL) for the admin listener failed: %m");
+            if (!listener_.unwatch())
+                log_error("epoll_ctl(DEL) for the admin listener failed: %s", errno_text().c_str());
             return;
         }
         std::string peer = peer_of(fd.get());
@@ -129,7 +132,7 @@ void AdminServer::on_accept() {
         connection->accepted_at = Clock::now();
         connection->open = true;
         if (!connection->fd.watch(EPOLLIN, connection.get())) {
-            log_warning("epoll_ctl(ADD) for an admin connection failed: %m");
+            log_warning("epoll_ctl(ADD) for an admin connection failed: %s", errno_text().c_str());
             continue;
         }
         Connection& added = *connections_.emplace_back(std::move(connection));
@@ -226,7 +229,7 @@ void AdminServer::on_tick(Clock::time_point now) {
 
     if (listener_ && !listener_.watched() && !descriptor_shortage_.pausing(now) &&
         !listener_.watch(EPOLLIN, &accept_handler_)) {
-        log_error("epoll_ctl(ADD) for the admin listener failed: %m");
+        log_error("epoll_ctl(ADD) for the admin listener failed: %s", errno_text().c_str());
     }
     if (refused_since_report_ > 0 &&
         (last_report_ == Clock::time_point{} || now - last_report_ >= kRefusalReportPeriod)) {

@@ -1,16 +1,13 @@
 // Generations.
 #include "master/generation.hpp"
 
-#include "common/log.hpp"
+#include "common/errno_text.hpp"
 
 namespace corral {
 
-std::unique_ptr<BalanceBoard> make_balance_board() {
+Result<std::unique_ptr<BalanceBoard>> make_balance_board() {
     auto board = std::make_unique<BalanceBoard>(BalanceBoard::create());
-    if (!board->valid()) {
-        log_error("creating the balance board failed: %m; workers will accept unbalanced");
-        return nullptr;
-    }
+    if (!board->valid()) return Failure{"creating the balance board failed: " + errno_text()};
     return board;
 }
 

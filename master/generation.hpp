@@ -7,6 +7,7 @@
 
 #include "common/balance_board.hpp"
 #include "common/config_types.hpp"
+#include "common/result.hpp"
 #include "master/listeners.hpp"
 
 namespace corral {
@@ -21,7 +22,7 @@ struct Generation {
     std::unique_ptr<BalanceBoard> board;
 };
 
-// A board for a new generation; null (logged) when it cannot be created.
-std::unique_ptr<BalanceBoard> make_balance_board();
+// A board for a new generation, or why it could not be created.
+Result<std::unique_ptr<BalanceBoard>> make_balance_board();
 
 }  // namespace corral

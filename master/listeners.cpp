@@ -92,8 +92,8 @@ void send_without_delay(int fd, const Address& address) {
     if (address.family == AddressFamily::unix_path) return;
     const int on = 1;
     if (::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on) != 0)
-        log_warning("setsockopt(TCP_NODELAY) on %s failed: %m; small answers may wait for the peer's ACK",
-                    format_address(address).c_str());
+        log_warning("setsockopt(TCP_NODELAY) on %s failed: %s; small answers may wait for the peer's ACK",
+                    format_address(address).c_str(), errno_text().c_str());
 }
 
 }  // namespace

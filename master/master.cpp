@@ -76,6 +76,13 @@ void Master::log_descriptor_limit() {
     }
 }
 
+std::unique_ptr<BalanceBoard> Master::new_balance_board() {
+    Result<std::unique_ptr<BalanceBoard>> board = make_balance_board();
+    if (board) return std::move(*board);
+    log_error("%s; workers will accept unbalanced", board.error().c_str());
+    return nullptr;
+}
+
 Outcome Master::bind_admin(const std::optional<Address>& address, std::vector<InheritedSocket>& inherited) {
     admin_address_ = address;
     if (!address) return {};
@@ -123,7 +130,7 @@ Outcome Master::start() {
     // Until the previous master has handed over, it is the main pid and feeds the watchdog.
     if (previous_master_.pid > 0) next_watchdog_ = Clock::time_point::max();
     current_.number = 1;
-    current_.board = make_balance_board();
+    current_.board = new_balance_board();
     Result<ListenerList> listeners =
         bind_listeners(config().listen, config().workers, {}, inherited, trusted_owners(config()));
     if (!listeners) return Failure{listeners.error()};
@@ -151,7 +158,7 @@ int Master::run() {
     }
     while (!(policy_.stopping() && supervisor_.live() == 0)) {
         if (!loop_.run_once(-1)) {
-            log_error("epoll_wait() failed: %m");
+            log_error("epoll_wait() failed: %s", errno_text().c_str());
             supervisor_.kill_all("the master's loop failed");
             loop_failed_ = true;
             break;

@@ -66,6 +66,8 @@ private:
     std::string status_text() const;
     bool heartbeats_fresh(Clock::time_point now) const;
     void log_descriptor_limit();
+    // Null (logged) when none can be made: the generation's workers then accept unbalanced.
+    std::unique_ptr<BalanceBoard> new_balance_board();
     Outcome bind_admin(const std::optional<Address>& address, std::vector<InheritedSocket>& inherited);
 
     // reload.cpp

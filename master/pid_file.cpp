@@ -50,7 +50,7 @@ void PidFile::remove() {
     Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
     if (!fd || ::read(fd.get(), content, sizeof content - 1) <= 0) return;
     if (std::atoi(content) != ::getpid()) return;
-    if (::unlink(path.c_str()) != 0) log_warning("unlink(%s) failed: %m", path.c_str());
+    if (::unlink(path.c_str()) != 0) log_warning("unlink(%s) failed: %s", path.c_str(), errno_text().c_str());
 }
 
 }  // namespace corral

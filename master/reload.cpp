@@ -33,7 +33,8 @@ void Master::prepare_reload() {
                     admin_address_ ? "the old address" : "nothing");
     }
     std::vector<InheritedSocket> none;
-    Result<ListenerList> listeners = bind_listeners(next.listen, next.workers, current_.listeners, none, trusted_owners(next));
+    Result<ListenerList> listeners =
+        bind_listeners(next.listen, next.workers, current_.listeners, none, trusted_owners(next));
     if (!listeners) {
         log_error("%s", listeners.error().c_str());
         carry_out(policy_.reload_not_prepared(listeners.error()));
@@ -41,7 +42,7 @@ void Master::prepare_reload() {
     }
     const MasterPolicy::GenerationShape shape{.workers = next.workers, .shutdown = next.timeouts.shutdown};
     pending_ = Generation{.number = current_.number + 1, .config = std::move(next), .listeners = std::move(*listeners),
-                          .board = make_balance_board()};
+                          .board = new_balance_board()};
     carry_out(policy_.reload_prepared(shape, Clock::now()));
 }
 

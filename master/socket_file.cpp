@@ -6,6 +6,7 @@
 
 #include <utility>
 
+#include "common/errno_text.hpp"
 #include "common/log.hpp"
 
 namespace corral {
@@ -42,7 +43,7 @@ void SocketFile::remove() {
         log_debug("%s is no longer the socket this process bound; leaving it", path.c_str());
         return;
     }
-    if (::unlink(path.c_str()) != 0) log_warning("unlink(%s) failed: %m", path.c_str());
+    if (::unlink(path.c_str()) != 0) log_warning("unlink(%s) failed: %s", path.c_str(), errno_text().c_str());
 }
 
 }  // namespace corral

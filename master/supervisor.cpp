@@ -38,7 +38,8 @@ constexpr int kMaxPacketsPerCheck = 1024;
         if (listener.module.file && *listener.module.file) keep.push_back(listener.module.file->get());
     }
     if (!close_fds_except(keep)) {
-        log_error("closing the master's descriptors failed: %m; this worker would keep other workers alive");
+        log_error("closing the master's descriptors failed: %s; this worker would keep other workers alive",
+                  errno_text().c_str());
         ::_exit(kWorkerExitFatal);
     }
 
@@ -99,7 +100,7 @@ Result<pid_t> Supervisor::spawn(const Generation& generation, unsigned slot) {
     worker->started = worker->last_heartbeat = Clock::now();
     worker->started_at = std::time(nullptr);
     if (!worker->channel.watch(EPOLLIN, worker.get())) {
-        log_error("epoll_ctl(ADD) for worker %d's socketpair failed: %m; killing it", pid);
+        log_error("epoll_ctl(ADD) for worker %d's socketpair failed: %s; killing it", pid, errno_text().c_str());
         kill(*worker);
     }
     log_info("started worker %d (generation %u)", pid, generation.number);
@@ -156,7 +157,7 @@ void Supervisor::kill(WorkerProcess& worker) {
     forget_channel(worker);
     if (worker.killed) return;
     worker.killed = true;
-    if (::kill(worker.pid, SIGKILL) != 0) log_error("kill(%d, SIGKILL) failed: %m", worker.pid);
+    if (::kill(worker.pid, SIGKILL) != 0) log_error("kill(%d, SIGKILL) failed: %s", worker.pid, errno_text().c_str());
 }
 
 bool Supervisor::on_exit(pid_t pid, int status) {
@@ -201,8 +202,10 @@ void Supervisor::check_heartbeats(Clock::time_point now, std::chrono::millisecon
 
 void Supervisor::send(WorkerProcess& worker, MessageType type, int passed_fd) {
     if (!worker.channel) return;
-    if (!send_message(worker.channel.get(), Message{.type = type, .counters = {}, .reason = {}, .module_counters = {}}, passed_fd)) {
-        log_error("sending %s to worker %d failed: %m; killing it", message_type_name(type), worker.pid);
+    if (!send_message(worker.channel.get(), Message{.type = type, .counters = {}, .reason = {}, .module_counters = {}},
+                      passed_fd)) {
+        log_error("sending %s to worker %d failed: %s; killing it", message_type_name(type), worker.pid,
+                  errno_text().c_str());
         kill(worker);
     }
 }

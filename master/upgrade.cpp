@@ -18,6 +18,7 @@
 #include <cstring>
 #include <string>
 
+#include "common/errno_text.hpp"
 #include "common/fault_injection.hpp"
 #include "common/log.hpp"
 #include "common/notify.hpp"
@@ -61,7 +62,7 @@ struct NewMasterLaunch {
     }
     const char* argv[] = {launch.binary.c_str(), "run", "-c", launch.config.c_str(), nullptr};
     ::execv(launch.binary.c_str(), const_cast<char* const*>(argv));
-    log_error("binary upgrade: execv(%s) failed: %m", launch.binary.c_str());
+    log_error("binary upgrade: execv(%s) failed: %s", launch.binary.c_str(), errno_text().c_str());
     ::_exit(1);
 }
 
@@ -78,7 +79,8 @@ StartedProcess start_new_master_process(const NewMasterLaunch& launch) {
     const pid_t pid = ::clone(exec_new_master_entry, stack.data() + stack.size(), CLONE_PARENT | CLONE_PIDFD | SIGCHLD,
                               const_cast<NewMasterLaunch*>(&launch), &pidfd);
     if (pid > 0) return StartedProcess{pid, Fd(pidfd)};
-    log_notice("binary upgrade: the new master is started as a child of this one (clone with CLONE_PARENT: %m)");
+    log_notice("binary upgrade: the new master is started as a child of this one (clone with CLONE_PARENT: %s)",
+               errno_text().c_str());
     const pid_t child = ::fork();
     if (child == 0) exec_new_master(launch);
     if (child < 0) return StartedProcess{};
@@ -108,27 +110,30 @@ void Master::start_upgrade() {
     const pid_t self = ::getpid();
     const std::optional<std::uint64_t> self_started = process_start_time(self);
     if (!self_started) {
-        log_error("binary upgrade refused: the start time of this master cannot be read: %m");
+        log_error("binary upgrade refused: the start time of this master cannot be read: %s", errno_text().c_str());
         return;
     }
     const NewMasterLaunch launch{fds, names, self, *self_started, binary_path_, config().path};
     StartedProcess child = start_new_master_process(launch);
     if (child.pid < 0) {
-        log_error("binary upgrade: starting a process failed: %m");
+        log_error("binary upgrade: starting a process failed: %s", errno_text().c_str());
         return;
     }
     log_notice("binary upgrade: started %s as pid %d with %zu sockets", binary_path_.c_str(), child.pid, fds.size());
     if (!child.pidfd) {
         // Unreachable short of descriptor exhaustion; without a pidfd the new master can be
         // neither followed nor stopped safely, so it is stopped now.
-        log_error("binary upgrade: pidfd_open(%d) failed: %m; stopping the new master", child.pid);
+        log_error("binary upgrade: pidfd_open(%d) failed: %s; stopping the new master", child.pid,
+                  errno_text().c_str());
         ::kill(child.pid, SIGKILL);
         return;
     }
     upgrade_child_pidfd_ = WatchedFd(loop_, std::move(child.pidfd));
     if (!upgrade_child_pidfd_.watch(EPOLLIN, &upgrade_child_handler_)) {
-        log_error("binary upgrade: watching the new master %d failed: %m; stopping it", child.pid);
-        if (!send_signal(upgrade_child_pidfd_.get(), SIGKILL)) log_error("signalling the new master %d failed: %m", child.pid);
+        log_error("binary upgrade: watching the new master %d failed: %s; stopping it", child.pid,
+                  errno_text().c_str());
+        if (!send_signal(upgrade_child_pidfd_.get(), SIGKILL))
+            log_error("signalling the new master %d failed: %s", child.pid, errno_text().c_str());
         upgrade_child_pidfd_.close();
         return;
     }
@@ -166,7 +171,7 @@ void Master::forget_upgrade_child() {
 
 void Master::send_signal_to_upgrade_child(int signal_number) {
     if (!send_signal(upgrade_child_pidfd_.get(), signal_number)) {
-        log_error("signalling the new master %d failed: %m", policy_.upgrade_child());
+        log_error("signalling the new master %d failed: %s", policy_.upgrade_child(), errno_text().c_str());
     }
 }
 
@@ -191,7 +196,7 @@ void Master::tell_previous_master() {
     } else if (errno == ESRCH) {
         log_warning("the master that started this one (%d) is gone", previous_master_.pid);
     } else {
-        log_error("signalling the previous master %d failed: %m", previous_master_.pid);
+        log_error("signalling the previous master %d failed: %s", previous_master_.pid, errno_text().c_str());
     }
     previous_master_ = PreviousMaster{};
 }

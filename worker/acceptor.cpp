@@ -22,6 +22,7 @@
 #include <cerrno>
 
 #include "common/address.hpp"
+#include "common/errno_text.hpp"
 #include "common/log.hpp"
 #include "common/service_catalog.hpp"
 #include "worker/services.hpp"
@@ -62,31 +63,32 @@ Acceptor::Acceptor(EventLoop& loop, ConnectionTable& connections, std::vector<Wo
     }
 }
 
-bool Acceptor::start() {
+Result<void, StartRefusal> Acceptor::start() {
     for (const auto& handler : handlers_) {
+        const std::string listener = format_address(handler->config.address);
         if (!handler->service) {
-            log_error("this build cannot serve %s on %s", std::string(service_name(handler->config.service)).c_str(),
-                      format_address(handler->config.address).c_str());
-            return false;
+            return Failure{StartRefusal{
+                .reason = "this build cannot serve " + std::string(service_name(handler->config.service)) + " on " +
+                          listener,
+                .service_reason = {}}};
         }
-        if (const std::string failure = handler->service->start(); !failure.empty()) {
-            log_error("%s (listener %s)", failure.c_str(), format_address(handler->config.address).c_str());
-            start_failure_ = failure;
-            return false;
+        if (Outcome started = handler->service->start(); !started) {
+            return Failure{StartRefusal{.reason = started.error() + " (listener " + listener + ")",
+                                        .service_reason = started.error()}};
         }
     }
     if (seat_.board != nullptr) {
         // A descriptor of our own for the loop; the board's stays with the board.
         nudge_ = WatchedFd(loop_, Fd(::fcntl(seat_.board->nudge_fd(), F_DUPFD_CLOEXEC, 0)));
-        if (!nudge_ || !nudge_.watch(EPOLLIN | EPOLLET, &nudge_handler_)) {
-            log_error("watching the accept nudge failed: %m");
-            return false;
-        }
+        if (!nudge_ || !nudge_.watch(EPOLLIN | EPOLLET, &nudge_handler_))
+            return Failure{StartRefusal{.reason = "watching the accept nudge failed: " + errno_text(),
+                                        .service_reason = {}}};
     }
     publish();
-    if (!watch_listeners(true, true)) return false;
+    if (Outcome watched = watch_listeners(true, true); !watched)
+        return Failure{StartRefusal{.reason = watched.error(), .service_reason = {}}};
     if (seat_.board != nullptr) seat_.board->set_accepting(seat_.slot, accepting_shared());
-    return true;
+    return {};
 }
 
 void Acceptor::close_listeners() {
@@ -96,7 +98,7 @@ void Acceptor::close_listeners() {
         if (handler->fd.watched()) accept_batch(*handler, false);
     }
     const bool was_accepting_shared = accepting_shared();
-    watch_listeners(false, false);
+    if (Outcome unwatched = watch_listeners(false, false); !unwatched) log_error("%s", unwatched.error().c_str());
     // The handlers stay: an event for them may still be queued in the batch being dispatched.
     for (auto& handler : handlers_) handler->fd.close();
     closed_ = true;
@@ -169,7 +171,8 @@ void Acceptor::update(Clock::time_point now) {
     const bool own_wanted = !at_limit && !descriptor_shortage_.pausing(now);
     const bool shared_wanted = own_wanted && !holds_more_than_share();
     const bool was_accepting_shared = accepting_shared();
-    watch_listeners(shared_wanted, own_wanted);
+    if (Outcome watched = watch_listeners(shared_wanted, own_wanted); !watched)
+        log_error("%s", watched.error().c_str());
     const bool accepting_shared_now = accepting_shared();
     if (was_accepting_shared && !accepting_shared_now) step_aside();
     if (!was_accepting_shared && accepting_shared_now && seat_.board != nullptr) {
@@ -230,7 +233,7 @@ void Acceptor::accept_batch(ListenerHandler& handler, bool balanced) {
                 break;
             }
             // ECONNABORTED, EPROTO, EPERM (firewall) and the like concern one connection only.
-            log_debug("accept4() failed: %m");
+            log_debug("accept4() failed: %s", errno_text().c_str());
             continue;
         }
         ++accepted;
@@ -243,23 +246,21 @@ void Acceptor::accept_batch(ListenerHandler& handler, bool balanced) {
     if (balanced) update(Clock::now());
 }
 
-bool Acceptor::watch_listeners(bool shared_wanted, bool own_wanted) {
-    if (closed_) return true;
-    bool all_done = true;
+Outcome Acceptor::watch_listeners(bool shared_wanted, bool own_wanted) {
+    if (closed_) return {};
+    std::string failures;
     for (auto& handler : handlers_) {
         const bool wanted = handler->shared ? shared_wanted : own_wanted;
         if (wanted == handler->fd.watched()) continue;
-        if (!wanted) {
-            if (!handler->fd.unwatch()) log_error("epoll_ctl(DEL) for a listener failed: %m");
-            continue;
-        }
-        if (!handler->fd.watch(EPOLLIN | EPOLLEXCLUSIVE, handler.get())) {
-            log_error("epoll_ctl(ADD, EPOLLEXCLUSIVE) for listener %s failed: %m",
-                      format_address(handler->config.address).c_str());
-            all_done = false;
-        }
+        const std::string listener = format_address(handler->config.address);
+        const bool done = wanted ? handler->fd.watch(EPOLLIN | EPOLLEXCLUSIVE, handler.get()) : handler->fd.unwatch();
+        if (done) continue;
+        failures += (failures.empty() ? "" : "; ") +
+                    call_failed(std::string(wanted ? "epoll_ctl(ADD, EPOLLEXCLUSIVE)" : "epoll_ctl(DEL)") +
+                                " for listener " + listener);
     }
-    return all_done;
+    if (!failures.empty()) return Failure{failures};
+    return {};
 }
 
 }  // namespace corral

@@ -16,6 +16,7 @@
 #include "common/event_loop.hpp"
 #include "common/fd.hpp"
 #include "common/ipc.hpp"
+#include "common/result.hpp"
 #include "worker/connection.hpp"
 #include "worker/service.hpp"
 
@@ -32,6 +33,13 @@ struct BalanceSeat {
     unsigned slot = 0;
 };
 
+// Why a worker could not start. `service_reason` is set when a listener's service said why (a
+// module that did not start): the master hears that sentence, and a start or reload fails with it.
+struct StartRefusal {
+    std::string reason;
+    std::string service_reason;
+};
+
 class Acceptor {
 public:
     Acceptor(EventLoop& loop, ConnectionTable& connections, std::vector<WorkerListener> listeners,
@@ -39,12 +47,9 @@ public:
     Acceptor(const Acceptor&) = delete;
     Acceptor& operator=(const Acceptor&) = delete;
 
-    // Starts accepting. False (logged) when a listener's service cannot be made, or a listener or
-    // the nudge cannot be added to the loop.
-    bool start();
-
-    // Why start() failed, when a service said why (a module that did not start), for the master.
-    const std::string& start_failure() const { return start_failure_; }
+    // Starts accepting. Fails when a listener's service cannot be made or started, or a listener
+    // or the nudge cannot be added to the loop.
+    Result<void, StartRefusal> start();
     // Tells each service the worker is leaving; its connections are all closed by then.
     void stop_services();
 
@@ -84,8 +89,9 @@ private:
     // More than the generation's mean by a margin that rounding and small counts cannot reach.
     bool holds_more_than_share() const;
     void publish();
-    // Registers or deregisters each listener as wanted; false (logged) when the loop refuses.
-    bool watch_listeners(bool shared_wanted, bool own_wanted);
+    // Registers or deregisters each listener as wanted; fails, naming each call, when the loop
+    // refuses. Every listener is tried either way.
+    Outcome watch_listeners(bool shared_wanted, bool own_wanted);
     void step_aside();
     // Whether this worker waits on a shared listener now.
     bool accepting_shared() const;
@@ -102,7 +108,6 @@ private:
     // accept on it did not come back empty.
     bool queue_may_hold_more_ = false;
     DescriptorShortage descriptor_shortage_;
-    std::string start_failure_;
     bool module_counters_cut_logged_ = false;
     bool connection_limit_logged_ = false;
 };

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <vector>
 
+#include "common/errno_text.hpp"
 #include "common/log.hpp"
 #include "common/units.hpp"
 
@@ -157,7 +158,7 @@ void Connection::update_interest() {
 
 void Connection::close_on_error(const char* call) {
     // Peers resetting or vanishing is ordinary traffic, not a server problem.
-    log_debug("%s() on a connection failed: %m; closing it", call);
+    log_debug("%s() on a connection failed: %s; closing it", call, errno_text().c_str());
     close();
 }
 
@@ -181,7 +182,7 @@ Connection* ConnectionTable::open(Fd fd, Service& service) {
     connection->closing = false;
     connection->open = true;
     if (!connection->fd.watch(EPOLLIN, connection)) {
-        log_error("epoll_ctl(ADD) for a new connection failed: %m");
+        log_error("epoll_ctl(ADD) for a new connection failed: %s", errno_text().c_str());
         connection->fd.close();
         connection->open = false;
         connection->newer = free_;
@@ -220,7 +221,7 @@ void ConnectionTable::release_closed() {
 
 bool ConnectionTable::watch(Connection& connection, std::uint32_t events) {
     if (connection.fd.watch(events, &connection)) return true;
-    log_error("epoll_ctl(MOD) for a connection failed: %m");
+    log_error("epoll_ctl(MOD) for a connection failed: %s", errno_text().c_str());
     close(connection);
     return false;
 }

@@ -104,7 +104,7 @@ ModuleService::ModuleService(const ListenConfig& listener)
 
 ModuleService::~ModuleService() { stop(); }
 
-std::string ModuleService::start() {
+Outcome ModuleService::start() {
     // The file the master checked, through the descriptor it kept open: not whatever the path
     // names now, which may be a newer version renamed over it for the next reload.
     const std::string source = config_.file && *config_.file ? "/proc/self/fd/" + std::to_string(config_.file->get())
@@ -114,16 +114,16 @@ std::string ModuleService::start() {
     handle_ = ::dlopen(source.c_str(), RTLD_NOW | RTLD_LOCAL);
     if (handle_ == nullptr) {
         const char* why = ::dlerror();
-        return "module " + config_.path + " cannot be loaded: " + (why != nullptr ? why : "unknown error");
+        return Failure{"module " + config_.path + " cannot be loaded: " + (why != nullptr ? why : "unknown error")};
     }
     const std::string symbol = CORRAL_MODULE_SYMBOL_PREFIX + std::to_string(CORRAL_MODULE_ABI_VERSION);
     module_ = static_cast<const corral_module*>(::dlsym(handle_, symbol.c_str()));
-    if (module_ == nullptr) return "module " + config_.path + " defines no " + symbol + " symbol";
+    if (module_ == nullptr) return Failure{"module " + config_.path + " defines no " + symbol + " symbol"};
     if (module_->abi_version != CORRAL_MODULE_ABI_VERSION)
-        return "module " + config_.path + " says it was built for module ABI version " +
-               std::to_string(module_->abi_version) + ", and this corral loads version " +
-               std::to_string(CORRAL_MODULE_ABI_VERSION);
-    if (module_->received == nullptr) return "module " + config_.path + " has no received() callback";
+        return Failure{"module " + config_.path + " says it was built for module ABI version " +
+                       std::to_string(module_->abi_version) + ", and this corral loads version " +
+                       std::to_string(CORRAL_MODULE_ABI_VERSION)};
+    if (module_->received == nullptr) return Failure{"module " + config_.path + " has no received() callback"};
     if (module_->name != nullptr && module_->name[0] != '\0') name_ = std::string(module_->name).substr(0, 64);
     if (module_->worker_start != nullptr) {
         char error[512] = {};
@@ -133,7 +133,7 @@ std::string ModuleService::start() {
         registering_ = false;
         if (failed != 0) {
             error[sizeof error - 1] = '\0';
-            return "module " + name_ + " did not start: " + (error[0] != '\0' ? error : "it gave no reason");
+            return Failure{"module " + name_ + " did not start: " + (error[0] != '\0' ? error : "it gave no reason")};
         }
     }
     started_ = true;
@@ -150,7 +150,10 @@ void ModuleService::stop() {
 
 void ModuleService::add_module_counters(std::vector<ModuleCounterSample>& samples) const {
     for (const Counter& counter : counters_)
-        samples.push_back({.listener = listener_.substr(0, 255), .module = name_.substr(0, 255), .name = counter.name, .value = counter.value});
+        samples.push_back({.listener = listener_.substr(0, 255),
+                           .module = name_.substr(0, 255),
+                           .name = counter.name,
+                           .value = counter.value});
 }
 
 void ModuleService::opened(Connection& connection) {

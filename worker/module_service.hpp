@@ -20,7 +20,7 @@ public:
     ModuleService(const ListenConfig& listener);
     ~ModuleService() override;
 
-    std::string start() override;
+    Outcome start() override;
     void stop() override;
     void opened(Connection& connection) override;
     std::size_t received(Connection& connection, std::span<const char> bytes) override;

@@ -12,6 +12,7 @@
 #include <array>
 #include <cerrno>
 
+#include "common/errno_text.hpp"
 #include "common/log.hpp"
 
 namespace corral {
@@ -35,90 +36,69 @@ bool any_capability(const CapabilitySets& sets) {
     return false;
 }
 
-bool become_account(const Account& account, const std::string& user_name) {
-    if (::setgroups(account.groups.size(), account.groups.data()) != 0) {
-        log_error("setgroups(%zu groups of %s) failed: %m", account.groups.size(), user_name.c_str());
-        return false;
-    }
-    if (::setgid(account.gid) != 0) {
-        log_error("setgid(%u) failed: %m", static_cast<unsigned>(account.gid));
-        return false;
-    }
-    return true;
+Outcome become_account(const Account& account, const std::string& user_name) {
+    if (::setgroups(account.groups.size(), account.groups.data()) != 0)
+        return Failure{call_failed("setgroups(" + std::to_string(account.groups.size()) + " groups of " + user_name +
+                       ")")};
+    if (::setgid(account.gid) != 0) return Failure{call_failed("setgid(" + std::to_string(account.gid) + ")")};
+    return {};
 }
 
 // Emptying the bounding set needs CAP_SETPCAP. Without it (a service started as an ordinary
 // user) the set cannot be emptied, but no_new_privs keeps anything in it from being gained.
-bool empty_bounding_set() {
+Outcome empty_bounding_set() {
     CapabilitySets sets{};
-    if (!read_capabilities(sets)) {
-        log_error("capget() failed: %m");
-        return false;
-    }
+    if (!read_capabilities(sets)) return Failure{call_failed("capget()")};
     if (!has_capability(sets, CAP_SETPCAP, &__user_cap_data_struct::effective)) {
         log_debug("no CAP_SETPCAP: the capability bounding set stays as inherited");
-        return true;
+        return {};
     }
     // PR_CAPBSET_READ fails with EINVAL past the last capability this kernel knows.
     for (unsigned capability = 0; ::prctl(PR_CAPBSET_READ, capability, 0, 0, 0) >= 0; ++capability) {
-        if (::prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0) {
-            log_error("prctl(PR_CAPBSET_DROP, %u) failed: %m", capability);
-            return false;
-        }
+        if (::prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) != 0)
+            return Failure{call_failed("prctl(PR_CAPBSET_DROP, " + std::to_string(capability) + ")")};
     }
-    return true;
+    return {};
 }
 
-bool become_user(const Account& account, const std::string& user_name) {
-    if (::setuid(account.uid) != 0) {
-        log_error("setuid(%u) failed: %m", static_cast<unsigned>(account.uid));
-        return false;
-    }
+Outcome become_user(const Account& account, const std::string& user_name) {
+    if (::setuid(account.uid) != 0) return Failure{call_failed("setuid(" + std::to_string(account.uid) + ")")};
     // A drop that could be undone is no drop.
-    if (account.uid != 0 && ::setuid(0) == 0) {
-        log_error("setuid(0) succeeded after dropping to %s; refusing to serve", user_name.c_str());
-        return false;
-    }
-    return true;
+    if (account.uid != 0 && ::setuid(0) == 0)
+        return Failure{"setuid(0) succeeded after dropping to " + user_name + "; refusing to serve"};
+    return {};
 }
 
-bool drop_capabilities() {
+Outcome drop_capabilities() {
     // EINVAL: a kernel older than 4.3 has no ambient set to clear.
-    if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL) {
-        log_error("prctl(PR_CAP_AMBIENT_CLEAR_ALL) failed: %m");
-        return false;
-    }
+    if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
+        return Failure{call_failed("prctl(PR_CAP_AMBIENT_CLEAR_ALL)")};
     CapabilitySets sets{};
-    if (!read_capabilities(sets)) {
-        log_error("capget() failed: %m");
-        return false;
-    }
+    if (!read_capabilities(sets)) return Failure{call_failed("capget()")};
     if (any_capability(sets)) {
         __user_cap_header_struct header{.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
         CapabilitySets none{};
-        if (::syscall(SYS_capset, &header, none.data()) != 0) {
-            log_error("capset(no capabilities) failed: %m");
-            return false;
-        }
+        if (::syscall(SYS_capset, &header, none.data()) != 0) return Failure{call_failed("capset(no capabilities)")};
     }
-    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
-        log_error("prctl(PR_SET_NO_NEW_PRIVS) failed: %m");
-        return false;
-    }
-    return true;
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return Failure{call_failed("prctl(PR_SET_NO_NEW_PRIVS)")};
+    return {};
 }
 
 }  // namespace
 
-bool drop_privileges(const std::optional<Account>& account, const std::string& user_name) {
+Outcome drop_privileges(const std::optional<Account>& account, const std::string& user_name) {
     const bool change_account = account && ::geteuid() == 0;
-    if (change_account && !become_account(*account, user_name)) return false;
-    if (!empty_bounding_set()) return false;
-    if (change_account && !become_user(*account, user_name)) return false;
-    if (!drop_capabilities()) return false;
+    if (change_account) {
+        if (Outcome became = become_account(*account, user_name); !became) return became;
+    }
+    if (Outcome emptied = empty_bounding_set(); !emptied) return emptied;
+    if (change_account) {
+        if (Outcome became = become_user(*account, user_name); !became) return became;
+    }
+    if (Outcome dropped = drop_capabilities(); !dropped) return dropped;
     log_debug("running as uid %u, gid %u, without capabilities", static_cast<unsigned>(::getuid()),
               static_cast<unsigned>(::getgid()));
-    return true;
+    return {};
 }
 
 }  // namespace corral

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/config_types.hpp"
+#include "common/result.hpp"
 
 namespace corral {
 
@@ -12,8 +13,8 @@ namespace corral {
 // user). Then, in every worker whoever started it, gives up every capability: the bounding set
 // (when CAP_SETPCAP allows), the ambient, inheritable, permitted and effective sets, and sets
 // no_new_privs so that nothing can be regained through execve. A worker only accepts, reads and
-// writes. False (logged with the failed call) when any step fails: the worker must not serve
-// with more privilege than it needs.
-bool drop_privileges(const std::optional<Account>& account, const std::string& user_name);
+// writes. Fails, naming the failed call, when any step fails: the worker must not serve with
+// more privilege than it needs.
+Outcome drop_privileges(const std::optional<Account>& account, const std::string& user_name);
 
 }  // namespace corral

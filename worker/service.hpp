@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/ipc.hpp"
+#include "common/result.hpp"
 
 namespace corral {
 
@@ -25,10 +26,10 @@ class Service {
 public:
     virtual ~Service() = default;
 
-    // Called once the worker has dropped privileges, before it accepts: the empty string, or one
-    // sentence saying why the service cannot serve (the worker then exits, and the start or the
-    // reload fails with it).
-    virtual std::string start() { return {}; }
+    // Called once the worker has dropped privileges, before it accepts. A failure is one sentence
+    // saying why the service cannot serve: the worker then exits, and the start or the reload
+    // fails with it.
+    virtual Outcome start() { return {}; }
     // Called when the worker leaves, after every connection has been closed.
     virtual void stop() {}
 

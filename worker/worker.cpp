@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <optional>
 
+#include "common/errno_text.hpp"
 #include "common/event_loop.hpp"
 #include "common/fault_injection.hpp"
 #include "common/ipc.hpp"
@@ -40,7 +41,7 @@ public:
     int run();
 
 private:
-    bool start();
+    Result<void, StartRefusal> start();
     void on_channel();
     void on_tick();
     void on_signal();
@@ -78,8 +79,11 @@ Worker::~Worker() {
     acceptor_.stop_services();
 }
 
-bool Worker::start() {
-    if (!drop_privileges(config_.account, config_.user)) return false;
+Result<void, StartRefusal> Worker::start() {
+    const auto refused = [](std::string reason) {
+        return Failure{StartRefusal{.reason = std::move(reason), .service_reason = {}}};
+    };
+    if (Outcome dropped = drop_privileges(config_.account, config_.user); !dropped) return refused(dropped.error());
     for (int signal : kSignalsLeftToMaster) {
         struct sigaction action {};
         action.sa_handler = SIG_IGN;
@@ -91,34 +95,21 @@ bool Worker::start() {
     sigaddset(&unblock, SIGCHLD);
     ::sigprocmask(SIG_UNBLOCK, &unblock, nullptr);
 
-    if (!loop_.valid()) {
-        log_error("epoll_create1() failed: %m");
-        return false;
-    }
+    if (!loop_.valid()) return refused(call_failed("epoll_create1()"));
     signals_ = WatchedFd(loop_, open_signalfd({kGracefulStopSignal}));
-    if (!signals_) {
-        log_error("signalfd() failed: %m");
-        return false;
-    }
+    if (!signals_) return refused(call_failed("signalfd()"));
     tick_timer_ = WatchedFd(loop_, Fd(::timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC)));
-    if (!tick_timer_) {
-        log_error("timerfd_create() failed: %m");
-        return false;
-    }
+    if (!tick_timer_) return refused(call_failed("timerfd_create()"));
     const auto tick_ns = std::chrono::nanoseconds(kTick).count();
     itimerspec period{};
     period.it_interval.tv_sec = tick_ns / 1'000'000'000;
     period.it_interval.tv_nsec = tick_ns % 1'000'000'000;
     period.it_value = period.it_interval;
-    if (::timerfd_settime(tick_timer_.get(), 0, &period, nullptr) != 0) {
-        log_error("timerfd_settime() failed: %m");
-        return false;
-    }
+    if (::timerfd_settime(tick_timer_.get(), 0, &period, nullptr) != 0)
+        return refused(call_failed("timerfd_settime()"));
     if (!channel_.watch(EPOLLIN, &channel_handler_) || !tick_timer_.watch(EPOLLIN, &tick_handler_) ||
-        !signals_.watch(EPOLLIN, &signal_handler_)) {
-        log_error("epoll_ctl(ADD) failed: %m");
-        return false;
-    }
+        !signals_.watch(EPOLLIN, &signal_handler_))
+        return refused(call_failed("epoll_ctl(ADD)"));
     return acceptor_.start();
 }
 
@@ -127,23 +118,24 @@ int Worker::run() {
         log_error("fault injection: exiting at start with code %d", *code);
         return *code;
     }
-    if (!start()) {
+    if (const Result<void, StartRefusal> started = start(); !started) {
+        log_error("%s", started.error().reason.c_str());
         // A service that could not start says why; the master decides whether to try again.
-        if (const std::string& failure = acceptor_.start_failure(); !failure.empty()) {
-            Message message{.type = MessageType::start_failed, .counters = {}, .reason = failure.substr(0, kMaxReasonBytes),
-                            .module_counters = {}};
-            std::replace(message.reason.begin(), message.reason.end(), '\0', ' ');
-            if (!send_message(channel_.get(), message)) log_warning("telling the master why failed: %m");
-            return kWorkerExitFailed;
-        }
-        return kWorkerExitFatal;
+        const std::string& failure = started.error().service_reason;
+        if (failure.empty()) return kWorkerExitFatal;
+        Message message{.type = MessageType::start_failed, .counters = {}, .reason = failure.substr(0, kMaxReasonBytes),
+                        .module_counters = {}};
+        std::replace(message.reason.begin(), message.reason.end(), '\0', ' ');
+        if (!send_message(channel_.get(), message))
+            log_warning("telling the master why failed: %s", errno_text().c_str());
+        return kWorkerExitFailed;
     }
     send_to_master(MessageType::ready);
     log_debug("ready");
 
     while (!stop_now_) {
         if (!loop_.run_once(-1)) {
-            log_error("epoll_wait() failed: %m");
+            log_error("epoll_wait() failed: %s", errno_text().c_str());
             return kWorkerExitFailed;
         }
         connections_.release_closed();
@@ -227,7 +219,8 @@ void Worker::send_to_master(MessageType type) {
     acceptor_.add_module_counters(message.module_counters, kMaxMessageSize - kFixedMessageSize);
     if (!send_message(channel_.get(), message)) {
         // A full socketpair means the master is not reading; the heartbeat check will decide.
-        if (errno != EAGAIN) log_warning("sending %s to the master failed: %m", message_type_name(type));
+        if (errno != EAGAIN)
+            log_warning("sending %s to the master failed: %s", message_type_name(type), errno_text().c_str());
     }
 }
 
