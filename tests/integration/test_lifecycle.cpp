@@ -4,11 +4,12 @@
 
 #include <chrono>
 #include <fstream>
-#include <thread>
 
 #include "tests/support/client.hpp"
 #include "tests/support/configs.hpp"
 #include "tests/support/corral_process.hpp"
+#include "tests/support/files.hpp"
+#include "tests/support/wait.hpp"
 
 using namespace corral;
 using namespace corral::test;
@@ -144,17 +145,9 @@ TEST_CASE("pid_file holds the master's pid while it runs; log.file receives the 
     const std::string log_file = dir.path() + "/corral.log";
     CorralProcess corral("workers: 1\nlisten:\n  - address: 127.0.0.1:0\npid_file: " + pid_file +
                          "\nlog:\n  file: " + log_file + "\n");
-    auto file_text = [](const std::string& path) {
-        std::ifstream in(path);
-        return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    };
-    const auto deadline = std::chrono::steady_clock::now() + kPatience;
-    while (file_text(log_file).find("workers are ready") == std::string::npos &&
-           std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(20ms);
-    }
-    CHECK(file_text(log_file).find("info: master: all 1 workers are ready") != std::string::npos);
-    CHECK(file_text(pid_file) == std::to_string(corral.pid()) + "\n");
+    poll_until(kPatience, [&] { return read_file(log_file).find("workers are ready") != std::string::npos; }, 20ms);
+    CHECK(read_file(log_file).find("info: master: all 1 workers are ready") != std::string::npos);
+    CHECK(read_file(pid_file) == std::to_string(corral.pid()) + "\n");
     corral.signal(SIGTERM);
     CHECK(corral.wait_exit() == 0);
     CHECK_FALSE(std::ifstream(pid_file).good());

@@ -7,12 +7,12 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "common/config_types.hpp"
 #include "master/admin_client.hpp"
 #include "tests/support/corral_process.hpp"
+#include "tests/support/wait.hpp"
 
 namespace corral::test {
 
@@ -38,22 +38,18 @@ inline nlohmann::json admin_status(std::uint16_t port) {
 // Polls /status until `count` workers are ready and none of them is in `excluded`.
 inline bool wait_ready_workers(std::uint16_t admin, std::size_t count, const std::vector<pid_t>& excluded = {},
                                std::chrono::milliseconds timeout = kPatience) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
+    return poll_until(timeout, [&] {
         const nlohmann::json status = admin_status(admin);
+        if (!status.is_object()) return false;
         std::size_t ready = 0;
         bool stale = false;
-        if (status.is_object()) {
-            for (const auto& worker : status["workers"]) {
-                const pid_t pid = worker["pid"].get<pid_t>();
-                if (std::find(excluded.begin(), excluded.end(), pid) != excluded.end()) stale = true;
-                if (worker["state"] == "ready") ++ready;
-            }
-            if (!stale && ready == count && status["workers"].size() == count) return true;
+        for (const auto& worker : status["workers"]) {
+            const pid_t pid = worker["pid"].get<pid_t>();
+            if (std::find(excluded.begin(), excluded.end(), pid) != excluded.end()) stale = true;
+            if (worker["state"] == "ready") ++ready;
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    return false;
+        return !stale && ready == count && status["workers"].size() == count;
+    }, std::chrono::milliseconds(5));
 }
 
 // One echo listener on 127.0.0.1:0 and the admin endpoints on admin_port.

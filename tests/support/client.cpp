@@ -10,10 +10,10 @@
 
 #include <cerrno>
 #include <chrono>
-#include <thread>
 #include <cstring>
 
 #include "common/address.hpp"
+#include "tests/support/wait.hpp"
 
 namespace corral::test {
 
@@ -89,21 +89,16 @@ Fd connect_from(const std::string& source, std::uint16_t port) {
 }
 
 Fd connect_when_listening(const std::string& host, std::uint16_t port) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    for (;;) {
-        Fd fd = connect_to(host, port);
-        if (fd || std::chrono::steady_clock::now() >= deadline) return fd;
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    Fd fd;
+    poll_until(20s, [&] {
+        fd = connect_to(host, port);
+        return fd.valid();
+    }, 20ms);
+    return fd;
 }
 
 bool wait_refused(std::uint16_t port) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (!connect_to("127.0.0.1", port)) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return false;
+    return poll_until(20s, [&] { return !connect_to("127.0.0.1", port); }, 20ms);
 }
 
 bool closed_by_peer(int fd, int timeout_ms) {

@@ -17,7 +17,8 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
-#include <thread>
+
+#include "tests/support/files.hpp"
 
 namespace corral::test {
 namespace {
@@ -26,13 +27,6 @@ std::string binary() {
     const char* path = std::getenv("CORRAL_BINARY");
     if (path == nullptr) throw std::runtime_error("CORRAL_BINARY is not set");
     return path;
-}
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
 }
 
 pid_t spawn(const std::vector<std::string>& arguments, int out_fd, int err_fd,
@@ -58,16 +52,6 @@ pid_t spawn(const std::vector<std::string>& arguments, int out_fd, int err_fd,
         ::_exit(127);
     }
     return pid;
-}
-
-template <class Predicate>
-bool poll_until(std::chrono::milliseconds timeout, Predicate done) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() >= deadline) return false;
-        std::this_thread::sleep_for(10ms);
-    }
-    return true;
 }
 
 }  // namespace

@@ -10,12 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/wait.hpp"
+
 namespace corral::test {
-
-using namespace std::chrono_literals;
-
-// Generous bounds: CI machines are small and shared.
-inline constexpr std::chrono::milliseconds kPatience = 20s;
 
 struct CommandResult {
     int exit_code = -1;

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <optional>
 
+#include "tests/support/wait.hpp"
+
 namespace corral::test {
 
 NotifySocket::NotifySocket() : path_(dir_.path() + "/notify") {
@@ -92,19 +94,18 @@ int NotifySocket::wait_for(const std::string& text, std::size_t skip, std::chron
 
 int NotifySocket::wait_for_from(pid_t sender, const std::string& text, std::size_t skip,
                                 std::chrono::milliseconds timeout) const {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-        {
-            std::lock_guard lock(mutex_);
-            for (std::size_t i = skip; i < messages_.size(); ++i) {
-                if ((sender == 0 || senders_[i] == sender) && messages_[i].find(text) != std::string::npos) {
-                    return static_cast<int>(i);
-                }
+    int found = -1;
+    poll_until(timeout, [&] {
+        std::lock_guard lock(mutex_);
+        for (std::size_t i = skip; i < messages_.size(); ++i) {
+            if ((sender == 0 || senders_[i] == sender) && messages_[i].find(text) != std::string::npos) {
+                found = static_cast<int>(i);
+                return true;
             }
         }
-        if (std::chrono::steady_clock::now() >= deadline) return -1;
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+        return false;
+    });
+    return found;
 }
 
 }  // namespace corral::test
