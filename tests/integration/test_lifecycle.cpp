@@ -64,10 +64,12 @@ TEST_CASE("SIGTERM closes connections still open after timeouts.shutdown") {
     CHECK(std::chrono::steady_clock::now() - start >= 900ms);
 }
 
-TEST_CASE("SIGINT and SIGQUIT stop everything within a second and exit 0") {
+TEST_CASE("SIGINT and SIGQUIT stop everything without waiting for open connections and exit 0") {
     for (int signal_number : {SIGINT, SIGQUIT}) {
         CAPTURE(signal_number);
-        CorralProcess corral(echo_config(2));
+        // A graceful stop would wait an hour for the open connection: an exit within kPatience
+        // can only be the fast stop, however slow the machine.
+        CorralProcess corral(echo_config(2, "timeouts:\n  shutdown: 1h\n"));
         const auto ports = corral.wait_ready();
         REQUIRE(ports.size() == 1);
         const std::vector<pid_t> workers = corral.workers();
@@ -76,12 +78,14 @@ TEST_CASE("SIGINT and SIGQUIT stop everything within a second and exit 0") {
         const auto start = std::chrono::steady_clock::now();
         corral.signal(signal_number);
         const std::optional<int> exit_code = corral.wait_exit();
+        MESSAGE("signal ", signal_number, " to exit: ",
+                std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count(),
+                " ms");
         CAPTURE(corral.log());
         REQUIRE(exit_code.has_value());
         CHECK(*exit_code == 0);
-        CHECK(std::chrono::steady_clock::now() - start < 1s);
-        for (pid_t worker : workers) CHECK(wait_gone(worker, 1s));
-        CHECK(closed_by_peer(open.get(), 1000));
+        for (pid_t worker : workers) CHECK(wait_gone(worker));
+        CHECK(closed_by_peer(open.get(), static_cast<int>(kPatience.count())));
     }
 }
 

@@ -88,10 +88,6 @@ private:
     int exit_code_ = 0;
 };
 
-// A loopback TCP port that was free a moment ago, for configs that need a fixed port (the CLI
-// reads admin.listen from the file, so it cannot be port 0).
-std::uint16_t free_port();
-
 // The state letter of a process from /proc/PID/stat ('R', 'S', 'T', 'Z', ...), or 0 if gone.
 char process_state(pid_t pid);
 
