@@ -11,15 +11,16 @@
 #include "tests/support/client.hpp"
 #include "tests/support/corral_process.hpp"
 #include "tests/support/process_probe.hpp"
+#include "tests/support/wait.hpp"
 
 using namespace corral;
 using namespace corral::test;
 
 TEST_CASE("/healthz, /status and /metrics describe the running master") {
-    const std::uint16_t admin = free_port();
-    CorralProcess corral(admin_config(2, admin));
+    CorralProcess corral(admin_config(2, ephemeral_admin()));
     const auto ports = corral.wait_ready();
     REQUIRE(ports.size() == 1);
+    const Address admin = admin_address(corral);
 
     const auto health = admin_fetch(admin, "/healthz");
     REQUIRE(health);
@@ -61,10 +62,7 @@ TEST_CASE("/healthz, /status and /metrics describe the running master") {
         Fd client = connect_to("127.0.0.1", ports[0]);
         REQUIRE(echoes(client.get(), "counted"));
     }
-    const auto deadline = std::chrono::steady_clock::now() + kPatience;
-    while (accepted_total() < before + 10 && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(50ms);
-    }
+    poll_until(kPatience, [&] { return accepted_total() >= before + 10; }, 50ms);
     CHECK(accepted_total() == before + 10);
     const auto metrics = admin_fetch(admin, "/metrics");
     REQUIRE(metrics);
@@ -78,31 +76,36 @@ TEST_CASE("/healthz, /status and /metrics describe the running master") {
 }
 
 TEST_CASE("the admin endpoint answers garbage with 400, unknown paths with 404, and is not stalled") {
-    const std::uint16_t admin = free_port();
-    CorralProcess corral(admin_config(1, admin));
+    CorralProcess corral(admin_config(1, ephemeral_admin()));
     REQUIRE(corral.wait_ready().size() == 1);
+    const Address admin = admin_address(corral);
 
     CHECK(admin_fetch(admin, "/nope")->status == 404);
-    Fd garbage = connect_to("127.0.0.1", admin);
+    Fd garbage = connect_to(admin.host, admin.port);
     REQUIRE(send_all(garbage.get(), "HELLO THERE\r\n\r\n"));
     CHECK(receive_exactly(garbage.get(), 12) == "HTTP/1.1 400");
-    Fd huge = connect_to("127.0.0.1", admin);
+    Fd huge = connect_to(admin.host, admin.port);
     send_all(huge.get(), "GET /" + std::string(20000, 'a'));
     CHECK(receive_exactly(huge.get(), 12) == "HTTP/1.1 431");
 
-    // A client that sends half a request and waits must not hold up anyone else.
-    Fd slow = connect_to("127.0.0.1", admin);
+    // A client that sends half a request and waits must not hold up anyone else: the answer comes
+    // while it is still connected, not once the master has cut it off.
+    Fd slow = connect_to(admin.host, admin.port);
     REQUIRE(send_all(slow.get(), "GET /heal"));
     const auto start = std::chrono::steady_clock::now();
-    CHECK(admin_fetch(admin, "/healthz")->status == 200);
-    CHECK(std::chrono::steady_clock::now() - start < 1s);
+    const auto health = admin_fetch(admin, "/healthz");
+    const auto answered_ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+    MESSAGE("/healthz answered in ", answered_ms.count(), " ms while a client held half a request");
+    REQUIRE(health);
+    CHECK(health->status == 200);
+    CHECK_FALSE(closed_by_peer(slow.get(), 0));
     // And it is cut off after its time rather than kept forever.
     CHECK(closed_by_peer(slow.get(), 15'000));
 }
 
 TEST_CASE("corral status, and reload refusing without admin.listen") {
-    const std::uint16_t admin = free_port();
-    CorralProcess corral(admin_config(2, admin));
+    const TempDir admin_dir;
+    CorralProcess corral(admin_config(2, unix_admin(admin_dir)));
     REQUIRE(corral.wait_ready().size() == 1);
     const CommandResult text = run_corral({"status", "-c", corral.config_path()});
     CHECK(text.exit_code == 0);
@@ -123,8 +126,8 @@ TEST_CASE("corral status, and reload refusing without admin.listen") {
 }
 
 TEST_CASE("corral stop waits for a graceful stop; stop --fast for a fast one; /healthz says 503 while stopping") {
-    const std::uint16_t admin = free_port();
     TempDir dir;
+    const Address admin = unix_admin(dir);
     const std::string pid_file = dir.path() + "/corral.pid";
     CorralProcess corral(admin_config(2, admin, "pid_file: " + pid_file + "\n"));
     const auto ports = corral.wait_ready();
@@ -147,22 +150,24 @@ TEST_CASE("corral stop waits for a graceful stop; stop --fast for a fast one; /h
     REQUIRE(second.wait_ready().size() == 1);
     const auto start = std::chrono::steady_clock::now();
     CHECK(run_corral({"stop", "-c", second.config_path(), "--fast"}).exit_code == 0);
-    CHECK(std::chrono::steady_clock::now() - start < 2s);
+    MESSAGE("stop --fast returned after ",
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count(), " ms");
+    CHECK(second.wait_for_log("fast stop"));
     CHECK(second.wait_exit() == 0);
     CHECK(run_corral({"stop", "-c", second.config_path()}).exit_code == 1);
 }
 
 TEST_CASE("admin connections that finish while a forked child shares their descriptors are not used after free") {
-    const std::uint16_t admin = free_port();
     TempDir faults;
     const std::string pause = faults.path() + "/pause";
-    CorralProcess corral(admin_config(1, admin), {"CORRAL_FAULT_FORK_PAUSE=" + pause});
+    CorralProcess corral(admin_config(1, ephemeral_admin()), {"CORRAL_FAULT_FORK_PAUSE=" + pause});
     REQUIRE(corral.wait_ready().size() == 1);
+    const Address admin = admin_address(corral);
 
     // Opened before the fork, so that the child gets copies of the master's descriptors of them.
     std::vector<Fd> open_before_fork;
     for (int i = 0; i < 4; ++i) {
-        open_before_fork.push_back(connect_to("127.0.0.1", admin));
+        open_before_fork.push_back(connect_to(admin.host, admin.port));
         REQUIRE(open_before_fork.back());
     }
     // Answered after they were queued: the master's accept loop has taken them as well.
@@ -189,14 +194,17 @@ TEST_CASE("admin connections that finish while a forked child shares their descr
 }
 
 TEST_CASE("slow admin clients cannot lock out corral status, and their refusals are logged in one line") {
-    const std::uint16_t admin = free_port();
-    CorralProcess corral(admin_config(1, admin));
+    // On TCP, so that the slow clients come from other addresses than corral status does.
+    CorralProcess corral(admin_config(1, ephemeral_admin()));
     REQUIRE(corral.wait_ready().size() == 1);
+    const Address admin = admin_address(corral);
+    // The command line reads admin.listen from the file: it names the port the master has.
+    corral.write_config(admin_config(1, admin));
 
     // Far more than the master serves at once, each holding half a request.
     std::vector<Fd> slow;
     for (int i = 0; i < 100; ++i) {
-        Fd client = connect_from("127.0.0." + std::to_string(1 + i % 4), admin);
+        Fd client = connect_from("127.0.0." + std::to_string(1 + i % 4), admin.port);
         REQUIRE(client);
         send_all(client.get(), "GET /heal");
         slow.push_back(std::move(client));
@@ -213,29 +221,30 @@ TEST_CASE("slow admin clients cannot lock out corral status, and their refusals 
 }
 
 TEST_CASE("running out of descriptors on the admin listener pauses accepting, without spinning or a log flood") {
-    const std::uint16_t admin = free_port();
     // Few descriptors for the master: slow admin clients from several addresses exhaust them.
-    CorralProcess corral(admin_config(1, admin, "limits:\n  nofile: 32\n"));
+    CorralProcess corral(admin_config(1, ephemeral_admin(), "limits:\n  nofile: 32\n"));
     REQUIRE(corral.wait_ready().size() == 1);
+    const Address admin = admin_address(corral);
     std::vector<Fd> slow;
     for (int i = 0; i < 60; ++i) {
-        Fd client = connect_from("127.0.0." + std::to_string(1 + i % 8), admin);
+        Fd client = connect_from("127.0.0." + std::to_string(1 + i % 8), admin.port);
         REQUIRE(client);
         slow.push_back(std::move(client));
     }
     REQUIRE(corral.wait_for_log("accept4() on the admin listener failed: Too many open files"));
     const double before = cpu_seconds(corral.pid());
+    const auto window_start = std::chrono::steady_clock::now();
     std::this_thread::sleep_for(2s);  // the window over which CPU is measured, not a wait for an event
     const double used = cpu_seconds(corral.pid()) - before;
-    MESSAGE("master CPU during the shortage: ", used, " s in 2 s");
-    CHECK(used < 0.2);  // not paused, the master spins: hundreds of ms and a flood of log lines
+    const double window = std::chrono::duration<double>(std::chrono::steady_clock::now() - window_start).count();
+    MESSAGE("master CPU during the shortage: ", used, " s in ", window, " s");
+    // Paused, the master uses next to nothing; spinning, it would use the whole window (and log
+    // on and on). Half the window tells them apart however slow the machine.
+    CHECK(used < window / 2);
     slow.clear();
     // Descriptors come back: the master answers again.
-    const auto deadline = std::chrono::steady_clock::now() + kPatience;
     std::optional<AdminReply> health;
-    while (!(health = admin_fetch(admin, "/healthz")) && std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(50ms);
-    }
+    poll_until(kPatience, [&] { return (health = admin_fetch(admin, "/healthz")).has_value(); }, 50ms);
     REQUIRE(health);
     CHECK(health->status == 200);
     const std::string log = corral.log();

@@ -10,12 +10,12 @@
 #include <cstdint>
 #include <map>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "tests/support/admin.hpp"
 #include "tests/support/client.hpp"
 #include "tests/support/corral_process.hpp"
+#include "tests/support/wait.hpp"
 
 using namespace corral;
 using namespace corral::test;
@@ -26,11 +26,10 @@ namespace {
 constexpr std::size_t kBurst = 64;
 
 // Workers report their counts four times a second, so /status follows within a second.
-std::string balance_config(int workers, std::uint16_t port, std::uint16_t admin, const std::string& extra = "",
+std::string balance_config(int workers, const Address& admin, const std::string& extra = "",
                            const std::string& heartbeat = "1s") {
-    return "workers: " + std::to_string(workers) + "\nlisten:\n  - address: 127.0.0.1:" + std::to_string(port) +
-           "\nadmin:\n  listen: 127.0.0.1:" + std::to_string(admin) + "\ntimeouts:\n  heartbeat: " + heartbeat +
-           "\n  shutdown: 60s\n" + extra;
+    return "workers: " + std::to_string(workers) + "\nlisten:\n  - address: 127.0.0.1:0\n" + admin_yaml(admin) +
+           "timeouts:\n  heartbeat: " + heartbeat + "\n  shutdown: 60s\n" + extra;
 }
 
 // Opens `count` connections `kBurst` at a time: each burst is connected back to back and sent a
@@ -59,12 +58,12 @@ std::vector<Fd> open_in_bursts(std::uint16_t port, std::size_t count, std::uint3
 
 // Open connections per ready worker of `generation`, once /status accounts for `expected` of
 // them in that generation (heartbeats bring the counts); empty if it never does.
-std::map<pid_t, std::uint64_t> connections_per_worker(std::uint16_t admin, std::uint64_t generation,
+std::map<pid_t, std::uint64_t> connections_per_worker(const Address& admin, std::uint64_t generation,
                                                       std::uint64_t expected) {
-    const auto deadline = std::chrono::steady_clock::now() + kPatience;
-    while (std::chrono::steady_clock::now() < deadline) {
+    std::map<pid_t, std::uint64_t> split;
+    const bool accounted = poll_until(kPatience, [&] {
         const nlohmann::json status = admin_status(admin);
-        std::map<pid_t, std::uint64_t> split;
+        split.clear();
         std::uint64_t total = 0;
         if (status.is_object()) {
             for (const auto& worker : status["workers"]) {
@@ -73,17 +72,18 @@ std::map<pid_t, std::uint64_t> connections_per_worker(std::uint16_t admin, std::
                 total += worker["connections"].get<std::uint64_t>();
             }
         }
-        if (total == expected) return split;
-        std::this_thread::sleep_for(50ms);
-    }
-    return {};
+        return total == expected;
+    }, 50ms);
+    return accounted ? split : std::map<pid_t, std::uint64_t>();
 }
 
 void check_even_split(int workers, double least_share) {
-    const std::uint16_t port = free_port();
-    const std::uint16_t admin = free_port();
-    CorralProcess corral(balance_config(workers, port, admin));
-    REQUIRE(corral.wait_ready().size() == 1);
+    const TempDir dir;
+    const Address admin = unix_admin(dir);
+    CorralProcess corral(balance_config(workers, admin));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = ports[0];
     REQUIRE(wait_ready_workers(admin, static_cast<std::size_t>(workers)));
 
     constexpr std::size_t kConnections = 400;
@@ -131,22 +131,26 @@ TEST_CASE("400 connections opened in bursts are split evenly between 2 workers")
 TEST_CASE("400 connections opened in bursts are split evenly between 4 workers") { check_even_split(4, 0.15); }
 
 TEST_CASE("a lone worker accepts every connection, however many it holds") {
-    const std::uint16_t port = free_port();
-    const std::uint16_t admin = free_port();
-    CorralProcess corral(balance_config(1, port, admin));
-    REQUIRE(corral.wait_ready().size() == 1);
+    const TempDir dir;
+    const Address admin = unix_admin(dir);
+    CorralProcess corral(balance_config(1, admin));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = ports[0];
     const std::vector<Fd> open = open_in_bursts(port, 300, 2);
     CHECK(open.size() == 300);
     CHECK(connections_per_worker(admin, 1, 300).size() == 1);
 }
 
 TEST_CASE("workers at max_connections leave every connection they cannot take to the others") {
-    const std::uint16_t port = free_port();
-    const std::uint16_t admin = free_port();
+    const TempDir dir;
+    const Address admin = unix_admin(dir);
     // 3 workers of 40 each: once two are full, the third must accept although it then holds far
     // more than the generation's mean.
-    CorralProcess corral(balance_config(3, port, admin, "limits:\n  max_connections: 40\n"));
-    REQUIRE(corral.wait_ready().size() == 1);
+    CorralProcess corral(balance_config(3, admin, "limits:\n  max_connections: 40\n"));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = ports[0];
     REQUIRE(wait_ready_workers(admin, 3));
     std::vector<Fd> open = open_in_bursts(port, 120, 3);
     CHECK(open.size() == 120);
@@ -161,11 +165,13 @@ TEST_CASE("workers at max_connections leave every connection they cannot take to
 }
 
 TEST_CASE("a stopped worker's place is taken by the others instead of waiting for it") {
-    const std::uint16_t port = free_port();
-    const std::uint16_t admin = free_port();
+    const TempDir dir;
+    const Address admin = unix_admin(dir);
     // The master leaves a silent worker alone for an hour: the others must not wait for it.
-    CorralProcess corral(balance_config(2, port, admin, "", "1h"));
-    REQUIRE(corral.wait_ready().size() == 1);
+    CorralProcess corral(balance_config(2, admin, "", "1h"));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = ports[0];
     REQUIRE(wait_ready_workers(admin, 2));
     const std::vector<Fd> before = open_in_bursts(port, 128, 7);
     REQUIRE(before.size() == 128);
@@ -181,10 +187,12 @@ TEST_CASE("a stopped worker's place is taken by the others instead of waiting fo
 }
 
 TEST_CASE("a generation draining in a reload leaves the new one balanced, and no connection stuck") {
-    const std::uint16_t port = free_port();
-    const std::uint16_t admin = free_port();
-    CorralProcess corral(balance_config(2, port, admin));
-    REQUIRE(corral.wait_ready().size() == 1);
+    const TempDir dir;
+    const Address admin = unix_admin(dir);
+    CorralProcess corral(balance_config(2, admin));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = ports[0];
     REQUIRE(wait_ready_workers(admin, 2));
     // The old generation holds these through the reload and drains them.
     const std::vector<Fd> old_connections = open_in_bursts(port, 128, 4);

@@ -5,13 +5,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <filesystem>
-#include <fstream>
-#include <thread>
 
 #include "tests/support/corral_process.hpp"
 #include "tests/support/fake_admin.hpp"
+#include "tests/support/files.hpp"
+#include "tests/support/wait.hpp"
 
 using namespace corral;
 using namespace corral::test;
@@ -45,14 +44,7 @@ public:
     }
     // Until /proc shows the new name, a check could see the test's own.
     bool wait_named(const std::string& name) const {
-        const auto deadline = std::chrono::steady_clock::now() + kPatience;
-        while (std::chrono::steady_clock::now() < deadline) {
-            std::ifstream comm("/proc/" + std::to_string(pid_) + "/comm");
-            std::string seen;
-            if (std::getline(comm, seen) && seen == name) return true;
-            std::this_thread::sleep_for(10ms);
-        }
-        return false;
+        return poll_until(kPatience, [&] { return read_file("/proc/" + std::to_string(pid_) + "/comm") == name + "\n"; });
     }
 
 private:

@@ -10,6 +10,7 @@
 
 #include "tests/support/configs.hpp"
 #include "tests/support/corral_process.hpp"
+#include "tests/support/files.hpp"
 
 using namespace corral;
 using namespace corral::test;
@@ -17,11 +18,6 @@ using namespace corral::test;
 namespace {
 
 constexpr const char* kPrecious = "precious contents\n";
-
-std::string file_text(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
 
 bool is_regular_file(const std::string& path) {
     struct stat st {};
@@ -50,13 +46,13 @@ TEST_CASE("pid_file: symlinks planted at the pid file and at a temporary name ar
     REQUIRE(::symlink(victim.c_str(), (pid_file + ".tmp").c_str()) == 0);
     CorralProcess corral(echo_config(1, "pid_file: " + pid_file + "\n"));
     REQUIRE(corral.wait_ready().size() == 1);
-    CHECK(file_text(victim) == kPrecious);
+    CHECK(read_file(victim) == kPrecious);
     CHECK(is_regular_file(pid_file));
-    CHECK(file_text(pid_file) == std::to_string(corral.pid()) + "\n");
+    CHECK(read_file(pid_file) == std::to_string(corral.pid()) + "\n");
     corral.signal(SIGTERM);
     CHECK(corral.wait_exit() == 0);
     CHECK_FALSE(std::ifstream(pid_file).good());
-    CHECK(file_text(victim) == kPrecious);
+    CHECK(read_file(victim) == kPrecious);
 }
 
 TEST_CASE("log.file: a symlink, a hard link and a non-regular file are refused, and nothing is written to them") {
@@ -75,7 +71,7 @@ TEST_CASE("log.file: a symlink, a hard link and a non-regular file are refused, 
     CHECK(result.exit_code == 1);
     CHECK(result.err.find("log.file " + linked + ": it has 2 hard links; refusing to write to it") !=
           std::string::npos);
-    CHECK(file_text(victim) == kPrecious);
+    CHECK(read_file(victim) == kPrecious);
 
     const std::string fifo = dir.path() + "/fifo.log";
     REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
@@ -128,5 +124,5 @@ TEST_CASE("pid_file and log.file in a directory others can write, or of a file o
     CHECK(result.exit_code == 1);
     CHECK(result.err.find("log.file " + foreign_log + ": it is owned by uid " + std::to_string(nobody_uid())) !=
           std::string::npos);
-    CHECK(file_text(foreign_log) == kPrecious);
+    CHECK(read_file(foreign_log) == kPrecious);
 }

@@ -14,15 +14,15 @@
 #include "tests/support/admin.hpp"
 #include "tests/support/client.hpp"
 #include "tests/support/corral_process.hpp"
+#include "tests/support/wait.hpp"
 
 using namespace corral;
 using namespace corral::test;
 
 namespace {
 
-std::string http_config(std::uint16_t port) {
-    return "workers: 1\nlisten:\n  - address: 127.0.0.1:" + std::to_string(port) +
-           "\n    service: http\n    http:\n      routes:\n        /healthz: {status: 200, body: \"ok\\n\"}\n"
+std::string http_config() {
+    return "workers: 1\nlisten:\n  - address: 127.0.0.1:0\n    service: http\n    http:\n      routes:\n        /healthz: {status: 200, body: \"ok\\n\"}\n"
            "        /down: {status: 503, body: \"maintenance\\n\", content_type: text/html}\n"
            "      headers: {Cache-Control: no-store}\n";
 }
@@ -82,9 +82,10 @@ std::size_t occurrences(const std::string& text, const std::string& needle) {
 }  // namespace
 
 TEST_CASE("http: routes, the default, HEAD and the headers every response carries, seen by curl") {
-    const std::uint16_t port = free_port();
-    CorralProcess corral(http_config(port));
-    REQUIRE(corral.wait_ready().size() == 1);
+    CorralProcess corral(http_config());
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = ports[0];
     const std::string base = "http://127.0.0.1:" + std::to_string(port);
 
     CHECK(curl(base + "/healthz") == "ok\n");
@@ -105,9 +106,10 @@ TEST_CASE("http: routes, the default, HEAD and the headers every response carrie
 }
 
 TEST_CASE("http: pipelined requests are answered in order on one connection, bodies skipped") {
-    const std::uint16_t port = free_port();
-    CorralProcess corral(http_config(port));
-    REQUIRE(corral.wait_ready().size() == 1);
+    CorralProcess corral(http_config());
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = ports[0];
     Fd client = connect_to("127.0.0.1", port);
     REQUIRE(send_all(client.get(),
                      "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n"
@@ -130,9 +132,10 @@ TEST_CASE("http: pipelined requests are answered in order on one connection, bod
 }
 
 TEST_CASE("http: pipelined responses are not held back waiting for the client's ACK") {
-    const std::uint16_t port = free_port();
-    CorralProcess corral(http_config(port));
-    REQUIRE(corral.wait_ready().size() == 1);
+    CorralProcess corral(http_config());
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = ports[0];
     Fd client = connect_to("127.0.0.1", port);
     std::string ten;
     for (int i = 0; i < 10; ++i) ten += "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n";
@@ -150,9 +153,10 @@ TEST_CASE("http: pipelined responses are not held back waiting for the client's 
 }
 
 TEST_CASE("http: HTTP/1.0 closes unless it asks for keep-alive; Expect: 100-continue is answered") {
-    const std::uint16_t port = free_port();
-    CorralProcess corral(http_config(port));
-    REQUIRE(corral.wait_ready().size() == 1);
+    CorralProcess corral(http_config());
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = ports[0];
     {
         Fd client = connect_to("127.0.0.1", port);
         REQUIRE(send_all(client.get(), "GET /healthz HTTP/1.0\r\n\r\n"));
@@ -177,9 +181,10 @@ TEST_CASE("http: HTTP/1.0 closes unless it asks for keep-alive; Expect: 100-cont
 }
 
 TEST_CASE("http: hostile requests get their status and a close") {
-    const std::uint16_t port = free_port();
-    CorralProcess corral(http_config(port));
-    REQUIRE(corral.wait_ready().size() == 1);
+    CorralProcess corral(http_config());
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = ports[0];
     const std::pair<std::string, std::string> cases[] = {
         {"GET /healthz HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", "400"},
         {"GET /healthz HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", "400"},
@@ -210,20 +215,19 @@ TEST_CASE("http: hostile requests get their status and a close") {
 }
 
 // http_config with a header timeout of one second, so that slow heads are found out quickly.
-std::string http_config_with_header_timeout(std::uint16_t port) {
-    return http_config(port) + "      header_timeout: 1s\n";
-}
+std::string http_config_with_header_timeout() { return http_config() + "      header_timeout: 1s\n"; }
 
 TEST_CASE("http: a head that trickles in for longer than http.header_timeout gets 408 and a close") {
-    const std::uint16_t port = free_port();
-    CorralProcess corral(http_config_with_header_timeout(port));
-    REQUIRE(corral.wait_ready().size() == 1);
+    CorralProcess corral(http_config_with_header_timeout());
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = ports[0];
     Fd client = connect_to("127.0.0.1", port);
     REQUIRE(send_all(client.get(), "GET /healthz HTTP/1.1\r\nHost: a\r\nX-Slow: "));
     // A byte every 200 ms, as a slowloris client sends them: never idle, never done.
     std::string reply;
     for (int step = 0; step < 100 && reply.empty(); ++step) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));  // paces the client, as above
         if (!send_all(client.get(), "a")) break;
         pollfd readable{.fd = client.get(), .events = POLLIN, .revents = 0};
         if (::poll(&readable, 1, 0) > 0) reply = read_until_closed(client.get());
@@ -234,9 +238,10 @@ TEST_CASE("http: a head that trickles in for longer than http.header_timeout get
 }
 
 TEST_CASE("http: a head that stops half-way gets 408 and a close after http.header_timeout, not timeouts.idle") {
-    const std::uint16_t port = free_port();
-    CorralProcess corral(http_config_with_header_timeout(port));
-    REQUIRE(corral.wait_ready().size() == 1);
+    CorralProcess corral(http_config_with_header_timeout());
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = ports[0];
     Fd client = connect_to("127.0.0.1", port);
     REQUIRE(send_all(client.get(), "GET /healthz HTTP/1.1\r\nHost: a\r\n"));
     const auto sent_at = std::chrono::steady_clock::now();
@@ -249,9 +254,10 @@ TEST_CASE("http: a head that stops half-way gets 408 and a close after http.head
 }
 
 TEST_CASE("http: a kept-alive connection waiting between requests is not cut by http.header_timeout") {
-    const std::uint16_t port = free_port();
-    CorralProcess corral(http_config_with_header_timeout(port));
-    REQUIRE(corral.wait_ready().size() == 1);
+    CorralProcess corral(http_config_with_header_timeout());
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = ports[0];
     Fd client = connect_to("127.0.0.1", port);
     const std::string request = "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n";
     REQUIRE(send_all(client.get(), request));
@@ -265,24 +271,24 @@ TEST_CASE("http: a kept-alive connection waiting between requests is not cut by 
 }
 
 TEST_CASE("http: /metrics counts the requests answered by status class, over the workers") {
-    const std::uint16_t port = free_port();
-    const std::uint16_t admin = free_port();
-    CorralProcess corral(http_config(port) + "admin:\n  listen: 127.0.0.1:" + std::to_string(admin) + "\n");
-    REQUIRE(corral.wait_ready().size() == 1);
+    const TempDir dir;
+    const Address admin = unix_admin(dir);
+    CorralProcess corral(http_config() + admin_yaml(admin));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = ports[0];
     const std::string base = "http://127.0.0.1:" + std::to_string(port);
     for (int i = 0; i < 3; ++i) CHECK(curl(base + "/healthz") == "ok\n");
     CHECK(curl("-o /dev/null -w '%{http_code}' " + base + "/down") == "503");
     CHECK(curl("-o /dev/null -w '%{http_code}' " + base + "/missing") == "404");
     CHECK(curl("-o /dev/null -w '%{http_code}' " + base + "/missing") == "404");
     // Heartbeats bring the counts to the master four times a second.
-    const std::string metrics_url = "http://127.0.0.1:" + std::to_string(admin) + "/metrics";
+    const std::string metrics_url = "--unix-socket " + admin.path + " http://corral/metrics";
     std::string metrics;
-    const auto deadline = std::chrono::steady_clock::now() + kPatience;
-    while (std::chrono::steady_clock::now() < deadline) {
+    poll_until(kPatience, [&] {
         metrics = curl(metrics_url);
-        if (metrics.find("corral_requests_total{service=\"http\",class=\"4xx\"} 2") != std::string::npos) break;
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
+        return metrics.find("corral_requests_total{service=\"http\",class=\"4xx\"} 2") != std::string::npos;
+    }, 100ms);
     CHECK(metrics.find("corral_requests_total{service=\"http\",class=\"2xx\"} 3\n") != std::string::npos);
     CHECK(metrics.find("corral_requests_total{service=\"http\",class=\"3xx\"} 0\n") != std::string::npos);
     CHECK(metrics.find("corral_requests_total{service=\"http\",class=\"4xx\"} 2\n") != std::string::npos);
@@ -293,15 +299,15 @@ TEST_CASE("http: /metrics counts the requests answered by status class, over the
 }
 
 TEST_CASE("http: pipelined requests for a large page from a client that does not read stay within the output bound") {
-    const std::uint16_t port = free_port();
-    const std::uint16_t admin = free_port();
     TempDir dir;
+    const Address admin = unix_admin(dir);
     const std::string page = dir.write("page.html", std::string(64 * 1024, 'p'));
-    CorralProcess corral("workers: 1\nlisten:\n  - address: 127.0.0.1:" + std::to_string(port) +
-                         "\n    service: http\n    http:\n      routes:\n        /: {file: " + page +
-                         "}\nadmin:\n  listen: 127.0.0.1:" + std::to_string(admin) +
-                         "\nlimits:\n  max_output_buffer: 256KiB\n");
-    REQUIRE(corral.wait_ready().size() == 1);
+    CorralProcess corral("workers: 1\nlisten:\n  - address: 127.0.0.1:0\n    service: http\n    http:\n      routes:\n"
+                         "        /: {file: " + page + "}\n" + admin_yaml(admin) +
+                         "limits:\n  max_output_buffer: 256KiB\n");
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = ports[0];
     Fd client = connect_to("127.0.0.1", port);
     std::string requests;
     for (int i = 0; i < 200; ++i) requests += "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
@@ -309,7 +315,7 @@ TEST_CASE("http: pipelined requests for a large page from a client that does not
 
     // Unanswered, the worker would queue 200 pages (12.5 MiB); it holds at most its bound plus
     // the one response that crossed it.
-    const std::string metrics_url = "http://127.0.0.1:" + std::to_string(admin) + "/metrics";
+    const std::string metrics_url = "--unix-socket " + admin.path + " http://corral/metrics";
     std::uint64_t most = 0;
     for (int sample = 0; sample < 20; ++sample) {
         const std::string metrics = curl(metrics_url);
@@ -318,7 +324,7 @@ TEST_CASE("http: pipelined requests for a large page from a client that does not
             const std::size_t value = metrics.find("} ", at);
             most = std::max<std::uint64_t>(most, std::stoull(metrics.substr(value + 2)));
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));  // samples over two seconds
     }
     MESSAGE("most output queued while the client did not read: ", most, " bytes");
     CHECK(most > 0);

@@ -4,11 +4,12 @@
 
 #include <chrono>
 #include <fstream>
-#include <thread>
 
 #include "tests/support/client.hpp"
 #include "tests/support/configs.hpp"
 #include "tests/support/corral_process.hpp"
+#include "tests/support/files.hpp"
+#include "tests/support/wait.hpp"
 
 using namespace corral;
 using namespace corral::test;
@@ -63,10 +64,12 @@ TEST_CASE("SIGTERM closes connections still open after timeouts.shutdown") {
     CHECK(std::chrono::steady_clock::now() - start >= 900ms);
 }
 
-TEST_CASE("SIGINT and SIGQUIT stop everything within a second and exit 0") {
+TEST_CASE("SIGINT and SIGQUIT stop everything without waiting for open connections and exit 0") {
     for (int signal_number : {SIGINT, SIGQUIT}) {
         CAPTURE(signal_number);
-        CorralProcess corral(echo_config(2));
+        // A graceful stop would wait an hour for the open connection: an exit within kPatience
+        // can only be the fast stop, however slow the machine.
+        CorralProcess corral(echo_config(2, "timeouts:\n  shutdown: 1h\n"));
         const auto ports = corral.wait_ready();
         REQUIRE(ports.size() == 1);
         const std::vector<pid_t> workers = corral.workers();
@@ -75,12 +78,14 @@ TEST_CASE("SIGINT and SIGQUIT stop everything within a second and exit 0") {
         const auto start = std::chrono::steady_clock::now();
         corral.signal(signal_number);
         const std::optional<int> exit_code = corral.wait_exit();
+        MESSAGE("signal ", signal_number, " to exit: ",
+                std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count(),
+                " ms");
         CAPTURE(corral.log());
         REQUIRE(exit_code.has_value());
         CHECK(*exit_code == 0);
-        CHECK(std::chrono::steady_clock::now() - start < 1s);
-        for (pid_t worker : workers) CHECK(wait_gone(worker, 1s));
-        CHECK(closed_by_peer(open.get(), 1000));
+        for (pid_t worker : workers) CHECK(wait_gone(worker));
+        CHECK(closed_by_peer(open.get(), static_cast<int>(kPatience.count())));
     }
 }
 
@@ -144,17 +149,9 @@ TEST_CASE("pid_file holds the master's pid while it runs; log.file receives the 
     const std::string log_file = dir.path() + "/corral.log";
     CorralProcess corral("workers: 1\nlisten:\n  - address: 127.0.0.1:0\npid_file: " + pid_file +
                          "\nlog:\n  file: " + log_file + "\n");
-    auto file_text = [](const std::string& path) {
-        std::ifstream in(path);
-        return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    };
-    const auto deadline = std::chrono::steady_clock::now() + kPatience;
-    while (file_text(log_file).find("workers are ready") == std::string::npos &&
-           std::chrono::steady_clock::now() < deadline) {
-        std::this_thread::sleep_for(20ms);
-    }
-    CHECK(file_text(log_file).find("info: master: all 1 workers are ready") != std::string::npos);
-    CHECK(file_text(pid_file) == std::to_string(corral.pid()) + "\n");
+    poll_until(kPatience, [&] { return read_file(log_file).find("workers are ready") != std::string::npos; }, 20ms);
+    CHECK(read_file(log_file).find("info: master: all 1 workers are ready") != std::string::npos);
+    CHECK(read_file(pid_file) == std::to_string(corral.pid()) + "\n");
     corral.signal(SIGTERM);
     CHECK(corral.wait_exit() == 0);
     CHECK_FALSE(std::ifstream(pid_file).good());

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <atomic>
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -15,6 +16,7 @@
 #include "tests/support/admin.hpp"
 #include "tests/support/client.hpp"
 #include "tests/support/corral_process.hpp"
+#include "tests/support/wait.hpp"
 
 using namespace corral;
 using namespace corral::test;
@@ -31,23 +33,23 @@ std::string copy_module(const TempDir& dir, const char* variable, const std::str
     return copy;
 }
 
-std::string module_config(const std::string& module, const std::string& settings = "{}", std::uint16_t port = 0,
-                          std::uint16_t admin = 0) {
-    std::string yaml = "workers: 2\nlisten:\n  - address: 127.0.0.1:" + std::to_string(port) +
-                       "\n    service: module\n    module:\n      path: " + module + "\n      settings: " + settings + "\n";
-    if (admin != 0) yaml += "admin:\n  listen: 127.0.0.1:" + std::to_string(admin) + "\n";
+// Two workers serving the module on `listen`, and the admin endpoints on `admin` when given. A
+// reload to the same config keeps the listener on 127.0.0.1:0, and so its port.
+std::string module_config(const std::string& module, const std::string& settings = "{}",
+                          const std::optional<Address>& admin = std::nullopt, const std::string& listen = "127.0.0.1:0") {
+    std::string yaml = "workers: 2\nlisten:\n  - address: " + listen + "\n    service: module\n    module:\n      path: " +
+                       module + "\n      settings: " + settings + "\n";
+    if (admin) yaml += admin_yaml(*admin);
     return yaml;
 }
 
 // Polls /status until the reload count (good and failed) reaches `count`.
-nlohmann::json wait_for_reloads(std::uint16_t admin, int count) {
+nlohmann::json wait_for_reloads(const Address& admin, int count) {
     nlohmann::json status;
-    const auto deadline = std::chrono::steady_clock::now() + kPatience;
-    while (std::chrono::steady_clock::now() < deadline) {
+    poll_until(kPatience, [&] {
         status = admin_status(admin);
-        if (status.is_object() && status["reloads"].get<int>() + status["reload_failures"].get<int>() >= count) break;
-        std::this_thread::sleep_for(100ms);
-    }
+        return status.is_object() && status["reloads"].get<int>() + status["reload_failures"].get<int>() >= count;
+    }, 100ms);
     return status;
 }
 
@@ -147,24 +149,23 @@ TEST_CASE("modules: a module whose start fails stops corral run with its reason"
 TEST_CASE("modules: a module's counters reach /metrics, summed over the workers, with listener and module") {
     TempDir modules;
     const std::string fixture = copy_module(modules, "CORRAL_MODULE_FIXTURE", "fixture.so");
-    const std::uint16_t port = free_port();
-    const std::uint16_t admin = free_port();
-    CorralProcess corral(module_config(fixture, "{}", port, admin));
+    const Address admin = unix_admin(modules);
+    // A unix socket: the listener label is the address as configured, which names it exactly.
+    const std::string socket = modules.path() + "/module.sock";
+    CorralProcess corral(module_config(fixture, "{}", admin, "unix:" + socket));
     REQUIRE(corral.wait_ready().size() == 1);
     // Ten connections, spread over both workers by the balanced accept, each echoing 100 bytes.
     for (int i = 0; i < 10; ++i) {
-        Fd client = connect_to("127.0.0.1", port);
+        Fd client = connect_to(socket, 0);
         REQUIRE(echoes(client.get(), std::string(100, 'm')));
     }
-    const std::string sample = "corral_module_echoed_bytes_total{listener=\"127.0.0.1:" + std::to_string(port) +
-                               "\",module=\"fixture\"} 1000\n";
+    const std::string sample =
+        "corral_module_echoed_bytes_total{listener=\"unix:" + socket + "\",module=\"fixture\"} 1000\n";
     std::string metrics;
-    const auto deadline = std::chrono::steady_clock::now() + kPatience;
-    while (std::chrono::steady_clock::now() < deadline) {
+    poll_until(kPatience, [&] {
         metrics = admin_fetch(admin, "/metrics")->body;
-        if (metrics.find(sample) != std::string::npos) break;
-        std::this_thread::sleep_for(100ms);
-    }
+        return metrics.find(sample) != std::string::npos;
+    }, 100ms);
     CHECK(metrics.find("# TYPE corral_module_echoed_bytes_total counter\n") != std::string::npos);
     CHECK(metrics.find(sample) != std::string::npos);
 }
@@ -172,13 +173,14 @@ TEST_CASE("modules: a module's counters reach /metrics, summed over the workers,
 TEST_CASE("modules: a reload whose module does not start fails with the module's reason, and the old one serves on") {
     TempDir modules;
     const std::string fixture = copy_module(modules, "CORRAL_MODULE_FIXTURE", "fixture.so");
-    const std::uint16_t port = free_port();
-    const std::uint16_t admin = free_port();
-    CorralProcess corral(module_config(fixture, "{greeting: \"v1\\n\"}", port, admin));
-    REQUIRE(corral.wait_ready().size() == 1);
+    const Address admin = unix_admin(modules);
+    CorralProcess corral(module_config(fixture, "{greeting: \"v1\\n\"}", admin));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = ports[0];
     const std::vector<pid_t> workers = corral.workers();
 
-    corral.write_config(module_config(fixture, "{fail_start: \"the backend is not configured\"}", port, admin));
+    corral.write_config(module_config(fixture, "{fail_start: \"the backend is not configured\"}", admin));
     const CommandResult reload = run_corral({"reload", "-c", corral.config_path()});
     CHECK(reload.exit_code == 1);
     CHECK(reload.err.find("module fixture did not start: the backend is not configured") != std::string::npos);
@@ -202,11 +204,12 @@ TEST_CASE("modules: a module that crashes in every start ends the start, and fai
         CHECK(*code == 1);
         CHECK(corral.log().find("times before any was ready (the last was killed by signal 6") != std::string::npos);
     }
-    const std::uint16_t port = free_port();
-    const std::uint16_t admin = free_port();
-    CorralProcess corral(module_config(fixture, "{}", port, admin));
-    REQUIRE(corral.wait_ready().size() == 1);
-    corral.write_config(module_config(fixture, "{crash_at_start: yes}", port, admin));
+    const Address admin = unix_admin(modules);
+    CorralProcess corral(module_config(fixture, "{}", admin));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = ports[0];
+    corral.write_config(module_config(fixture, "{crash_at_start: yes}", admin));
     const CommandResult reload = run_corral({"reload", "-c", corral.config_path()});
     CHECK(reload.exit_code == 1);
     CHECK(reload.err.find("killed by signal 6") != std::string::npos);
@@ -244,9 +247,10 @@ TEST_CASE("modules: a module that crashes on a connection takes only its worker'
 TEST_CASE("modules: redis-cli and redis-benchmark, unmodified, speak RESP to the resp module") {
     TempDir modules;
     const std::string resp = copy_module(modules, "CORRAL_MODULE_RESP", "resp.so");
-    const std::uint16_t port = free_port();
-    CorralProcess corral(module_config(resp, "{}", port));
-    REQUIRE(corral.wait_ready().size() == 1);
+    CorralProcess corral(module_config(resp));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = ports[0];
     const std::string cli = "redis-cli -h 127.0.0.1 -p " + std::to_string(port) + " ";
     CHECK(shell_output(cli + "PING") == "PONG\n");
     CHECK(shell_output(cli + "ping 'hello there'") == "hello there\n");
@@ -268,10 +272,10 @@ TEST_CASE("modules: redis-cli and redis-benchmark, unmodified, speak RESP to the
 TEST_CASE("modules: a reload deploys a new version of a module under load, refusing and breaking nothing") {
     TempDir modules;
     const std::string path = copy_module(modules, "CORRAL_MODULE_VERSIONED_V1", "versioned.so");
-    const std::uint16_t port = free_port();
-    const std::uint16_t admin = free_port();
-    CorralProcess corral(module_config(path, "{}", port, admin));
-    REQUIRE(corral.wait_ready().size() == 1);
+    CorralProcess corral(module_config(path, "{}", unix_admin(modules)));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = ports[0];
 
     // 200 long-lived connections in ping-pong, and clients that connect, read the greeting,
     // echo and close, all the while.
@@ -311,8 +315,7 @@ TEST_CASE("modules: a reload deploys a new version of a module under load, refus
     REQUIRE(::rename(staged.c_str(), path.c_str()) == 0);
     const CommandResult reload = run_corral({"reload", "-c", corral.config_path()});
     CHECK(reload.exit_code == 0);
-    const auto deadline = std::chrono::steady_clock::now() + kPatience;
-    while (greeted_v2 < 20 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(50ms);
+    poll_until(kPatience, [&] { return greeted_v2 >= 20; }, 50ms);
     running = false;
     ping_pong.join();
     churn.join();

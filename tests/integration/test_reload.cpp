@@ -1,6 +1,7 @@
 // Reloads: under load without a single failed connection, rejected configs, listeners added,
 // removed, and refused.
 #include <doctest/doctest.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -8,33 +9,44 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <optional>
 #include <thread>
 
 #include "tests/support/admin.hpp"
 #include "tests/support/client.hpp"
 #include "tests/support/corral_process.hpp"
+#include "tests/support/wait.hpp"
 
 using namespace corral;
 using namespace corral::test;
 
 namespace {
 
-std::string reload_config(int workers, std::uint16_t port, std::uint16_t admin, const std::string& extra = "") {
-    return "workers: " + std::to_string(workers) + "\nlisten:\n  - address: 127.0.0.1:" + std::to_string(port) +
-           "\n" + extra + "admin:\n  listen: 127.0.0.1:" + std::to_string(admin) + "\n";
+// One listener on 127.0.0.1:0. A reload keeps the socket, and so its port, as long as the entry
+// stays the same: naming the port the kernel chose would ask for a second socket on it.
+std::string reload_config(int workers, const Address& admin, const std::string& extra = "") {
+    return "workers: " + std::to_string(workers) + "\nlisten:\n  - address: 127.0.0.1:0\n" + extra + admin_yaml(admin);
 }
 
 // Waits until /status says the reload count reached `count`; returns the status then.
-nlohmann::json wait_reloads(std::uint16_t admin, int count) {
-    const auto deadline = std::chrono::steady_clock::now() + kPatience;
-    for (;;) {
-        nlohmann::json status = admin_status(admin);
-        if (status.is_object() && status["reloads"].get<int>() + status["reload_failures"].get<int>() >= count) {
-            return status;
-        }
-        if (std::chrono::steady_clock::now() >= deadline) return status;
-        std::this_thread::sleep_for(5ms);
+nlohmann::json wait_reloads(const Address& admin, int count) {
+    nlohmann::json status;
+    poll_until(kPatience, [&] {
+        status = admin_status(admin);
+        return status.is_object() && status["reloads"].get<int>() + status["reload_failures"].get<int>() >= count;
+    }, 5ms);
+    return status;
+}
+
+// The port of the listener on `host` that /status reports, 0 if there is none.
+std::uint16_t listener_port(const Address& admin, const std::string& host) {
+    const nlohmann::json status = admin_status(admin);
+    if (!status.is_object()) return 0;
+    for (const auto& listener : status["listeners"]) {
+        const Result<Address> address = parse_address(listener["address"].get<std::string>());
+        if (address && address->host == host) return address->port;
     }
+    return 0;
 }
 
 struct LoadStats {
@@ -60,10 +72,12 @@ void churn(std::uint16_t port, std::atomic<bool>& running, LoadStats& stats, std
 }  // namespace
 
 TEST_CASE("20 reloads under load: no connection refused, reset or corrupted; long-lived ones live on") {
-    const std::uint16_t port = free_port();
-    const std::uint16_t admin = free_port();
-    CorralProcess corral(reload_config(2, port, admin));
-    REQUIRE(corral.wait_ready().size() == 1);
+    const TempDir dir;
+    const Address admin = unix_admin(dir);
+    CorralProcess corral(reload_config(2, admin));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = ports[0];
 
     std::vector<Fd> long_lived;
     for (int i = 0; i < 20; ++i) {
@@ -80,13 +94,13 @@ TEST_CASE("20 reloads under load: no connection refused, reset or corrupted; lon
             for (Fd& connection : long_lived) {
                 if (!echoes(connection.get(), pattern_bytes(64, round))) ++long_lived_failures;
             }
-            std::this_thread::sleep_for(20ms);
+            std::this_thread::sleep_for(20ms);  // paces the talk; not a wait for anything
         }
     });
 
     std::vector<double> reload_ms;
     for (int i = 1; i <= 20; ++i) {
-        corral.write_config(reload_config(i % 2 == 1 ? 3 : 2, port, admin));
+        corral.write_config(reload_config(i % 2 == 1 ? 3 : 2, admin));
         const auto start = std::chrono::steady_clock::now();
         corral.signal(SIGHUP);
         const nlohmann::json status = wait_reloads(admin, i);
@@ -112,13 +126,15 @@ TEST_CASE("20 reloads under load: no connection refused, reset or corrupted; lon
 }
 
 TEST_CASE("an invalid config is rejected by corral reload and by the master, and nothing changes") {
-    const std::uint16_t port = free_port();
-    const std::uint16_t admin = free_port();
-    CorralProcess corral(reload_config(2, port, admin));
-    REQUIRE(corral.wait_ready().size() == 1);
+    const TempDir dir;
+    const Address admin = unix_admin(dir);
+    CorralProcess corral(reload_config(2, admin));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = ports[0];
     const std::vector<pid_t> workers = corral.workers();
 
-    corral.write_config(reload_config(2, port, admin, "limits:\n  read_buffer: 16KB\n"));
+    corral.write_config(reload_config(2, admin, "limits:\n  read_buffer: 16KB\n"));
     const CommandResult reload = run_corral({"reload", "-c", corral.config_path()});
     CHECK(reload.exit_code == 1);
     CHECK(reload.err.find(corral.config_path() + ":5:16: error: limits.read_buffer") != std::string::npos);
@@ -136,43 +152,52 @@ TEST_CASE("an invalid config is rejected by corral reload and by the master, and
 }
 
 TEST_CASE("reloads that add a listener, remove one, and ask for an address already taken") {
-    const std::uint16_t first = free_port();
-    const std::uint16_t second = free_port();
-    const std::uint16_t admin = free_port();
-    const std::string admin_yaml = "admin:\n  listen: 127.0.0.1:" + std::to_string(admin) + "\n";
-    auto listening_on = [&](std::vector<std::uint16_t> ports) {
+    const TempDir dir;
+    const Address admin = unix_admin(dir);
+    // Each entry on port 0 of its own host, so that an entry kept names its socket alone: the
+    // kernel picks the ports, and a reload keeps the socket of an entry that stays the same.
+    const std::string first_entry = "127.0.0.1:0";
+    const std::string second_entry = "127.0.0.2:0";
+    auto listening_on = [&](std::vector<std::string> addresses) {
         std::string yaml = "workers: 2\nlisten:\n";
-        for (auto p : ports) yaml += "  - address: 127.0.0.1:" + std::to_string(p) + "\n";
-        return yaml + admin_yaml;
+        for (const std::string& address : addresses) yaml += "  - address: " + address + "\n";
+        return yaml + admin_yaml(admin);
     };
-    CorralProcess corral(listening_on({first}));
-    REQUIRE(corral.wait_ready().size() == 1);
+    CorralProcess corral(listening_on({first_entry}));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    const std::uint16_t first = ports[0];
     Fd before = connect_to("127.0.0.1", first);
     REQUIRE(echoes(before.get(), "on the first listener"));
 
-    corral.write_config(listening_on({first, second}));
+    corral.write_config(listening_on({first_entry, second_entry}));
     CommandResult added = run_corral({"reload", "-c", corral.config_path()});
     CHECK(added.exit_code == 0);
-    Fd on_second = connect_to("127.0.0.1", second);
+    const std::uint16_t second = listener_port(admin, "127.0.0.2");
+    REQUIRE(second != 0);
+    CHECK(listener_port(admin, "127.0.0.1") == first);
+    Fd on_second = connect_to("127.0.0.2", second);
     REQUIRE(on_second);
     CHECK(echoes(on_second.get(), "on the new listener"));
     CHECK(echoes(before.get(), "kept across the reload"));
 
-    corral.write_config(listening_on({second}));
+    corral.write_config(listening_on({second_entry}));
     CHECK(run_corral({"reload", "-c", corral.config_path()}).exit_code == 0);
     // Refused once the old generation has closed its copy of the removed socket.
     CHECK(wait_refused(first));
     CHECK(echoes(before.get(), "an open connection outlives its listener"));
 
-    // A port someone else listens on: the reload is rejected, naming it, and nothing changes.
-    const std::uint16_t taken = free_port();
+    // A port someone else listens on: the reload is rejected, naming it, and nothing changes. The
+    // squatter holds its port until the end of the test.
     Fd squatter(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     sockaddr_in address{};
     address.sin_family = AF_INET;
     address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    address.sin_port = htons(taken);
+    socklen_t length = sizeof address;
     REQUIRE(::bind(squatter.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
     REQUIRE(::listen(squatter.get(), 1) == 0);
+    REQUIRE(::getsockname(squatter.get(), reinterpret_cast<sockaddr*>(&address), &length) == 0);
+    const std::uint16_t taken = ntohs(address.sin_port);
     auto serving_workers = [&] {
         std::vector<pid_t> pids;
         const nlohmann::json status = admin_status(admin);
@@ -184,13 +209,13 @@ TEST_CASE("reloads that add a listener, remove one, and ask for an address alrea
         return pids;
     };
     const std::vector<pid_t> workers = serving_workers();
-    corral.write_config(listening_on({second, taken}));
+    corral.write_config(listening_on({second_entry, "127.0.0.1:" + std::to_string(taken)}));
     const CommandResult rejected = run_corral({"reload", "-c", corral.config_path()});
     CHECK(rejected.exit_code == 1);
     CHECK(rejected.err.find("bind(127.0.0.1:" + std::to_string(taken) + ") failed: Address already in use") !=
           std::string::npos);
     CHECK(admin_status(admin)["generation"] == 3);
-    Fd after = connect_to("127.0.0.1", second);
+    Fd after = connect_to("127.0.0.2", second);
     CHECK(echoes(after.get(), "still serving"));
     CHECK(serving_workers() == workers);
 }

@@ -32,6 +32,7 @@
 #include "tests/support/configs.hpp"
 #include "tests/support/corral_process.hpp"
 #include "tests/support/process_probe.hpp"
+#include "tests/support/wait.hpp"
 
 using namespace corral;
 using namespace corral::test;
@@ -42,16 +43,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) {
     return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-template <class Predicate>
-bool eventually(std::chrono::milliseconds timeout, Predicate done) {
-    const auto deadline = Clock::now() + timeout;
-    while (!done()) {
-        if (Clock::now() >= deadline) return false;
-        std::this_thread::sleep_for(20ms);
-    }
-    return true;
 }
 
 bool alive(pid_t pid) {
@@ -135,10 +126,10 @@ bool settled(const nlohmann::json& status, std::size_t count) {
 // Polls /status until it is settled with `count` workers and they are exactly the live worker
 // processes (a worker killed a moment ago is listed until the master has reaped it). The last
 // status read is left in *last.
-bool wait_settled(const CorralProcess& corral, std::uint16_t admin, std::size_t count,
+bool wait_settled(const CorralProcess& corral, const Address& admin, std::size_t count,
                   std::chrono::milliseconds timeout, nlohmann::json* last = nullptr) {
     nlohmann::json status;
-    const bool done = eventually(timeout, [&] {
+    const bool done = poll_until(timeout, [&] {
         status = admin_status(admin);
         return settled(status, count) && status_pids(status) == corral.workers();
     });
@@ -418,7 +409,8 @@ private:
 TEST_CASE("storm: kill -9 of a random worker every 200 ms for 20 s under ping-pong on 300 connections") {
     constexpr std::size_t kWorkers = 4;
     constexpr std::size_t kConnections = 300;
-    const std::uint16_t admin = free_port();
+    const TempDir dir;
+    const Address admin = unix_admin(dir);
     // The master's RSS is compared within 512 KiB: see asan_quarantine.
     CorralProcess corral(admin_config(kWorkers, admin), asan_quarantine(0));
     const auto ports = corral.wait_ready();
@@ -442,7 +434,7 @@ TEST_CASE("storm: kill -9 of a random worker every 200 ms for 20 s under ping-po
     threads.start([&] { ping_pong.run(threads.stop); });
     // Every connection answers once before the storm begins.
     ping_pong.checkpoint = Clock::now().time_since_epoch().count();
-    REQUIRE(eventually(kPatience, [&] { return ping_pong.fresh_since_checkpoint == kConnections; }));
+    REQUIRE(poll_until(kPatience, [&] { return ping_pong.fresh_since_checkpoint == kConnections; }));
 
     const std::size_t fds_before = steady_fd_count(master);
     const std::string fds_listed_before = fd_listing(master);
@@ -482,13 +474,13 @@ TEST_CASE("storm: kill -9 of a random worker every 200 ms for 20 s under ping-po
     // Every connection, including those that waited in the listen queue while no worker lived,
     // answers again now.
     ping_pong.checkpoint = Clock::now().time_since_epoch().count();
-    const bool all_answer = eventually(30s, [&] { return ping_pong.fresh_since_checkpoint == kConnections; });
+    const bool all_answer = poll_until(30s, [&] { return ping_pong.fresh_since_checkpoint == kConnections; });
     const std::size_t answering = ping_pong.fresh_since_checkpoint;
     threads.stop_and_join();
     CHECK(all_answer);
 
     // The master's descriptors: exactly as many as before, once the last exits are reaped.
-    eventually(5s, [&] { return open_fd_count(master) == fds_before; });
+    poll_until(5s, [&] { return open_fd_count(master) == fds_before; });
     const std::size_t fds_after = steady_fd_count(master);
     const std::size_t rss_after = resident_kib(master);
 
@@ -520,7 +512,8 @@ TEST_CASE("storm: kill -9 of a random worker every 200 ms for 20 s under ping-po
 
 TEST_CASE("storm: workers killed and replaced while /status is polled back to back: the master survives") {
     constexpr std::size_t kWorkers = 4;
-    const std::uint16_t admin = free_port();
+    const TempDir dir;
+    const Address admin = unix_admin(dir);
     CorralProcess corral(admin_config(kWorkers, admin));
     const auto ports = corral.wait_ready();
     REQUIRE(ports.size() == 1);
@@ -575,7 +568,7 @@ void churn(std::uint16_t port, const std::atomic<bool>& stop, ChurnStats& stats,
         Fd client = connect_to("127.0.0.1", port);
         if (!client) {
             ++stats.connect_failures;
-            std::this_thread::sleep_for(1ms);
+            std::this_thread::sleep_for(1ms);  // paces the retries; not a wait for anything
             continue;
         }
         if (!echoes(client.get(), pattern_bytes(size, seed * 10'000'000 + round))) ++stats.broken;
@@ -587,7 +580,8 @@ void churn(std::uint16_t port, const std::atomic<bool>& stop, ChurnStats& stats,
 
 TEST_CASE("storm: workers stopped and continued at random for 10 s while clients echo") {
     constexpr std::size_t kWorkers = 3;
-    const std::uint16_t admin = free_port();
+    const TempDir dir;
+    const Address admin = unix_admin(dir);
     CorralProcess corral(admin_config(kWorkers, admin, "timeouts:\n  heartbeat: 5s\n"));
     const auto ports = corral.wait_ready();
     REQUIRE(ports.size() == 1);
@@ -648,7 +642,7 @@ TEST_CASE("storm: workers stopped and continued at random for 10 s while clients
     for (pid_t worker : workers) ::kill(worker, SIGCONT);
     // The clients keep going a moment with every worker running again.
     const std::uint64_t churned_during_storm = churned.connections;
-    std::this_thread::sleep_for(500ms);
+    std::this_thread::sleep_for(500ms);  // keeps the load on; not a wait for anything
     threads.stop_and_join();
 
     std::size_t still_echo = 0;
@@ -691,7 +685,8 @@ bool serving(const nlohmann::json& status, std::size_t count) {
 
 TEST_CASE("storm: 100 SIGHUPs within a second: bounded reloads, no leaked generation or descriptor") {
     constexpr std::size_t kWorkers = 2;
-    const std::uint16_t admin = free_port();
+    const TempDir dir;
+    const Address admin = unix_admin(dir);
     CorralProcess corral(admin_config(kWorkers, admin, ""));
     const auto ports = corral.wait_ready();
     REQUIRE(ports.size() == 1);
@@ -720,7 +715,7 @@ TEST_CASE("storm: 100 SIGHUPs within a second: bounded reloads, no leaked genera
     // Once the reloads are over the workers of the newest generation serve; the long-lived
     // connections are still served by their draining workers.
     nlohmann::json status;
-    CHECK(eventually(60s, [&] {
+    CHECK(poll_until(60s, [&] {
         status = admin_status(admin);
         return serving(status, kWorkers);
     }));
@@ -729,11 +724,11 @@ TEST_CASE("storm: 100 SIGHUPs within a second: bounded reloads, no leaked genera
     for (Fd& connection : long_lived) still_echo += echoes(connection.get(), "served while draining");
     long_lived.clear();
     // With their last connection closed, the drained workers exit.
-    const bool no_leftovers = eventually(kPatience, [&] {
+    const bool no_leftovers = poll_until(kPatience, [&] {
         status = admin_status(admin);
         return settled(status, kWorkers) && corral.workers() == status_pids(status);
     });
-    eventually(5s, [&] { return open_fd_count(master) == fds_before; });
+    poll_until(5s, [&] { return open_fd_count(master) == fds_before; });
     const std::size_t fds_after = steady_fd_count(master);
 
     REQUIRE(status.is_object());
@@ -828,8 +823,8 @@ std::size_t count_wrong(const std::vector<Waiting>& clients) {
 
 TEST_CASE("storm: a worker out of descriptors (limits.nofile 64, twice as many clients) waits without spinning") {
     constexpr std::uint64_t kNofile = 64;
-    const std::uint16_t admin = free_port();
-    CorralProcess corral(admin_config(1, admin, "limits:\n  nofile: " + std::to_string(kNofile) + "\n"));
+    const TempDir dir;
+    CorralProcess corral(admin_config(1, unix_admin(dir), "limits:\n  nofile: " + std::to_string(kNofile) + "\n"));
     const auto ports = corral.wait_ready();
     REQUIRE(ports.size() == 1);
     const pid_t master = corral.pid();
@@ -863,7 +858,7 @@ TEST_CASE("storm: a worker out of descriptors (limits.nofile 64, twice as many c
     Fd fresh = connect_to("127.0.0.1", ports[0]);
     const bool fresh_echoes = echoes(fresh.get(), "after the shortage");
     fresh.reset();
-    eventually(5s, [&] { return open_fd_count(worker) == worker_fds_before; });
+    poll_until(5s, [&] { return open_fd_count(worker) == worker_fds_before; });
 
     const std::string log = corral.log();
     MESSAGE("limits.nofile ", kNofile, ": the worker held ", worker_fds_before, " descriptors, so ", allowed,
@@ -873,8 +868,10 @@ TEST_CASE("storm: a worker out of descriptors (limits.nofile 64, twice as many c
             " 'Too many open files' lines in all");
     MESSAGE(served_while_short, " echoed during the shortage; ", served_after, " of ", waiting,
             " waiting ones echoed once the others left; ", count_wrong(clients), " wrong or cut");
-    CHECK(worker_cpu < 0.3);
-    CHECK(master_cpu < 0.3);
+    // Waiting, each uses next to nothing; a busy loop would use the whole window. Half the window
+    // tells them apart however slow the machine.
+    CHECK(worker_cpu < window / 2);
+    CHECK(master_cpu < window / 2);
     CHECK(lines_during <= 5);
     CHECK(count_occurrences(log, "Too many open files") == 1);
     CHECK(served_while_short > 0);
@@ -891,10 +888,11 @@ TEST_CASE("storm: the master's admin endpoint out of descriptors (twice as many 
     // Small enough that the master runs out of descriptors before the admin endpoint's own limit
     // of 32 connections refuses any.
     constexpr std::uint64_t kNofile = 24;
-    const std::uint16_t admin = free_port();
-    CorralProcess corral(admin_config(1, admin, "limits:\n  nofile: " + std::to_string(kNofile) + "\n"));
+    // On TCP, so that the clients come from several addresses.
+    CorralProcess corral(admin_config(1, ephemeral_admin(), "limits:\n  nofile: " + std::to_string(kNofile) + "\n"));
     const auto ports = corral.wait_ready();
     REQUIRE(ports.size() == 1);
+    const Address admin = admin_address(corral);
     const pid_t master = corral.pid();
     const pid_t worker = corral.workers().at(0);
     const std::size_t master_fds_before = steady_fd_count(master);
@@ -906,11 +904,11 @@ TEST_CASE("storm: the master's admin endpoint out of descriptors (twice as many 
     // request timeout. From several addresses, so that no one client reaches its own cap first.
     std::vector<Fd> clients;
     for (std::size_t i = 0; i < 2 * allowed; ++i) {
-        clients.push_back(connect_from("127.0.0." + std::to_string(1 + i % 8), admin));
+        clients.push_back(connect_from("127.0.0." + std::to_string(1 + i % 8), admin.port));
         REQUIRE(clients.back());
     }
     // Short of descriptors: the master holds all it may.
-    REQUIRE(eventually(10s, [&] { return open_fd_count(master) >= kNofile; }));
+    REQUIRE(poll_until(10s, [&] { return open_fd_count(master) >= kNofile; }));
 
     const std::size_t lines_before = count_lines(corral.log());
     const double master_cpu_before = cpu_seconds(master);
@@ -923,9 +921,9 @@ TEST_CASE("storm: the master's admin endpoint out of descriptors (twice as many 
     const std::size_t lines_during = count_lines(corral.log()) - lines_before;
 
     clients.clear();
-    // Service resumes: /healthz answers again within a couple of seconds of the clients leaving.
+    // Service resumes: /healthz answers again once the clients have left.
     const auto resume_start = Clock::now();
-    const bool answers = eventually(10s, [&] {
+    const bool answers = poll_until(kPatience, [&] {
         const auto health = admin_fetch(admin, "/healthz");
         return health && health->status == 200;
     });
@@ -933,7 +931,7 @@ TEST_CASE("storm: the master's admin endpoint out of descriptors (twice as many 
     Fd client = connect_to("127.0.0.1", ports[0]);
     const bool echo_works = echoes(client.get(), "the workers serve throughout");
     client.reset();
-    eventually(10s, [&] { return open_fd_count(master) == master_fds_before; });
+    poll_until(10s, [&] { return open_fd_count(master) == master_fds_before; });
 
     const std::string log = corral.log();
     MESSAGE("limits.nofile ", kNofile, ": the master held ", master_fds_before, " descriptors, so ", allowed,
@@ -942,11 +940,12 @@ TEST_CASE("storm: the master's admin endpoint out of descriptors (twice as many 
             " log lines meanwhile; ", count_occurrences(log, "Too many open files"),
             " 'Too many open files' lines in all; /healthz answered 200 ", resume_seconds,
             " s after the clients left");
-    CHECK(master_cpu < 0.3);
-    CHECK(worker_cpu < 0.3);
+    // Waiting, each uses next to nothing; a busy loop would use the whole window. Half the window
+    // tells them apart however slow the machine.
+    CHECK(master_cpu < window / 2);
+    CHECK(worker_cpu < window / 2);
     CHECK(lines_during <= 5);
     CHECK(answers);
-    CHECK(resume_seconds < 3);
     CHECK(echo_works);
     CHECK(alive(master));
     CHECK(steady_fd_count(master) == master_fds_before);
@@ -965,7 +964,8 @@ std::vector<pid_t> corral_processes(const CorralProcess& corral) {
 TEST_CASE("storm: 60 s of connect-echo-close churn: every process's RSS and descriptors stay within 5 %") {
     constexpr std::size_t kWorkers = 2;
     constexpr int kClientThreads = 3;
-    const std::uint16_t admin = free_port();
+    const TempDir dir;
+    const Address admin = unix_admin(dir);
     // RSS is compared within 5 %, and the warm-up fills a 1 MiB quarantine: see asan_quarantine.
     CorralProcess corral(admin_config(kWorkers, admin), asan_quarantine(1));
     const auto ports = corral.wait_ready();
@@ -989,7 +989,7 @@ TEST_CASE("storm: 60 s of connect-echo-close churn: every process's RSS and desc
     // Quiet: every worker reports no open connection (heartbeats carry the count).
     nlohmann::json last_status;
     auto wait_quiet = [&] {
-        const bool quiet = eventually(kPatience, [&] {
+        const bool quiet = poll_until(kPatience, [&] {
             last_status = admin_status(admin);
             if (!settled(last_status, kWorkers)) return false;
             return std::all_of(last_status["workers"].begin(), last_status["workers"].end(),
@@ -1085,7 +1085,8 @@ std::vector<NotAConfig> not_configs(const std::string& valid_config) {
 
 TEST_CASE("storm: the config file replaced by garbage, a directory, an unreadable file, a dangling symlink, a 100 MB "
           "file and a FIFO, each with SIGHUP") {
-    const std::uint16_t admin = free_port();
+    const TempDir dir;
+    const Address admin = unix_admin(dir);
     const std::string valid_config = admin_config(2, admin);
     CorralProcess corral(valid_config);
     const auto ports = corral.wait_ready();
@@ -1093,7 +1094,7 @@ TEST_CASE("storm: the config file replaced by garbage, a directory, an unreadabl
     const std::string path = corral.config_path();
     REQUIRE(corral.workers().size() == 2);
 
-    // /healthz polled throughout: every request must get 200 within a couple of seconds.
+    // /healthz polled throughout: every request must get 200. How long each took is printed.
     struct Probe {
         Clock::time_point at;
         double seconds;
@@ -1111,7 +1112,7 @@ TEST_CASE("storm: the config file replaced by garbage, a directory, an unreadabl
                 std::lock_guard lock(probes_mutex);
                 probes.push_back(probe);
             }
-            std::this_thread::sleep_for(20ms);
+            std::this_thread::sleep_for(20ms);  // paces the probes; not a wait for anything
         }
     });
     auto probes_since = [&](Clock::time_point since) {
@@ -1121,7 +1122,7 @@ TEST_CASE("storm: the config file replaced by garbage, a directory, an unreadabl
         for (const Probe& probe : probes) {
             if (probe.at < since) continue;
             ++count;
-            bad += !probe.ok || probe.seconds > 2.0;
+            bad += !probe.ok;
             slowest = std::max(slowest, probe.seconds);
         }
         return std::make_tuple(count, bad, slowest);
@@ -1147,16 +1148,16 @@ TEST_CASE("storm: the config file replaced by garbage, a directory, an unreadabl
         ++expected_outcomes;
         const auto start = Clock::now();
         corral.signal(SIGHUP);
-        bool answered = eventually(5s, [&] { return outcomes() == expected_outcomes; });
+        bool answered = poll_until(kPatience, [&] { return outcomes() == expected_outcomes; });
         const double reject_seconds = seconds_since(start);
-        CHECK_MESSAGE(answered, "no reload outcome within 5 s of SIGHUP");
+        CHECK_MESSAGE(answered, "no reload outcome within kPatience of SIGHUP");
         if (!answered && bad.what.find("FIFO") != std::string::npos) {
             // Whatever blocks on the FIFO gets its end of file now, so that the storm goes on.
-            MESSAGE("no outcome within 5 s: the master still waits in open() of the FIFO; a writer now opens and "
-                    "closes it");
+            MESSAGE("no outcome within kPatience: the master still waits in open() of the FIFO; a writer now opens "
+                    "and closes it");
             const int writer = ::open(path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
             if (writer >= 0) ::close(writer);
-            answered = eventually(10s, [&] { return outcomes() == expected_outcomes; });
+            answered = poll_until(10s, [&] { return outcomes() == expected_outcomes; });
         }
         const nlohmann::json status = admin_status(admin);
         if (!status.is_object()) {
@@ -1185,7 +1186,7 @@ TEST_CASE("storm: the config file replaced by garbage, a directory, an unreadabl
         CHECK(echoes(fresh.get(), "a new connection after " + bad.what));
         const auto [probe_count, bad_probes, slowest] = probes_since(case_start);
         MESSAGE(bad.what, ": /healthz during this case (", seconds_since(case_start), " s): ", probe_count, " requests, ", bad_probes,
-                " not answered 200 within 2 s, slowest ", slowest, " s");
+                " not answered 200, slowest ", slowest, " s");
     }
 
     // A valid file again: the master reloads as usual.
@@ -1197,11 +1198,10 @@ TEST_CASE("storm: the config file replaced by garbage, a directory, an unreadabl
     threads.stop_and_join();
     const auto [probe_count, bad_probes, slowest] = probes_since(storm_start);
     MESSAGE("/healthz during the whole storm (", seconds_since(storm_start), " s): ", probe_count, " requests, ", bad_probes,
-            " not answered 200 within 2 s, slowest ", slowest, " s; then a valid file reloads: generation ",
+            " not answered 200, slowest ", slowest, " s; then a valid file reloads: generation ",
             after["generation"].dump());
     CHECK(reloaded);
     CHECK(after["generation"] == 2);
     CHECK(after["reload_failures"] == expected_outcomes);
     CHECK(bad_probes == 0);
-    CHECK(slowest < 2.0);
 }

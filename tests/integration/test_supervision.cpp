@@ -16,6 +16,8 @@
 #include "tests/support/client.hpp"
 #include "tests/support/configs.hpp"
 #include "tests/support/corral_process.hpp"
+#include "tests/support/files.hpp"
+#include "tests/support/wait.hpp"
 
 using namespace corral;
 using namespace corral::test;
@@ -26,11 +28,6 @@ using Clock = std::chrono::steady_clock;
 
 double elapsed_ms(Clock::time_point since) {
     return std::chrono::duration<double, std::milli>(Clock::now() - since).count();
-}
-
-std::string read_text(const std::string& path) {
-    std::ifstream in(path);
-    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
 }
 
 // A copy of the corral binary that a test runs and can then replace, so that a binary upgrade
@@ -68,68 +65,66 @@ void check_log_reopened(const std::string& extra) {
     const std::string log_file = dir.path() + "/corral.log";
     CorralProcess corral("workers: 1\nlisten:\n  - address: 127.0.0.1:0\ntimeouts:\n  idle: 1s\nlog:\n  level: debug\n"
                          "  file: " + log_file + "\n" + extra);
+    // One deadline for the whole sequence, as each step follows the one before.
     const auto deadline = Clock::now() + kPatience;
-    while (read_text(log_file).find("listening on") == std::string::npos && Clock::now() < deadline) {
-        std::this_thread::sleep_for(20ms);
-    }
-    const std::string head = read_text(log_file);
+    auto wait_for_line = [&](const std::string& text) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+        poll_until(left, [&] { return read_file(log_file).find(text) != std::string::npos; }, 20ms);
+    };
+    wait_for_line("listening on");
+    const std::string head = read_file(log_file);
     const std::size_t at = head.find("listening on 127.0.0.1:");
     REQUIRE(at != std::string::npos);
     const auto port = static_cast<std::uint16_t>(std::stoi(head.substr(at + 23)));
-    while (read_text(log_file).find("workers are ready") == std::string::npos && Clock::now() < deadline) {
-        std::this_thread::sleep_for(20ms);
-    }
+    wait_for_line("workers are ready");
     REQUIRE(std::rename(log_file.c_str(), (log_file + ".1").c_str()) == 0);
     corral.signal(SIGUSR1);
-    while (read_text(log_file).find("log file reopened") == std::string::npos && Clock::now() < deadline) {
-        std::this_thread::sleep_for(20ms);
-    }
-    CHECK(read_text(log_file).find("master: log file reopened") != std::string::npos);
+    wait_for_line("log file reopened");
+    CHECK(read_file(log_file).find("master: log file reopened") != std::string::npos);
     // The worker writes to the new file too: its idle timeout closes a connection and says so.
     Fd client = connect_to("127.0.0.1", port);
     REQUIRE(echoes(client.get(), "then silence"));
     CHECK(closed_by_peer(client.get(), 10'000));
-    while (read_text(log_file).find("closing a connection idle") == std::string::npos && Clock::now() < deadline) {
-        std::this_thread::sleep_for(20ms);
-    }
-    CHECK(read_text(log_file).find("worker") != std::string::npos);
-    CHECK(read_text(log_file).find("closing a connection idle") != std::string::npos);
-    CHECK(read_text(log_file + ".1").find("closing a connection idle") == std::string::npos);
+    wait_for_line("closing a connection idle");
+    CHECK(read_file(log_file).find("worker") != std::string::npos);
+    CHECK(read_file(log_file).find("closing a connection idle") != std::string::npos);
+    CHECK(read_file(log_file + ".1").find("closing a connection idle") == std::string::npos);
 }
 
 }  // namespace
 
-TEST_CASE("a worker killed with SIGKILL is replaced and its replacement is ready within a second") {
-    const std::uint16_t admin = free_port();
+// How soon a replacement is ready depends on the machine's load: the figure is printed, and
+// only the replacement itself (within kPatience) is asserted.
+TEST_CASE("a worker killed with SIGKILL is replaced by a ready worker") {
+    const TempDir dir;
+    const Address admin = unix_admin(dir);
     CorralProcess corral(admin_config(2, admin));
     REQUIRE(corral.wait_ready().size() == 1);
     const std::vector<pid_t> workers = corral.workers();
     const auto start = Clock::now();
     ::kill(workers[0], SIGKILL);
     REQUIRE(wait_ready_workers(admin, 2, {workers[0]}));
-    const double replaced_ms = elapsed_ms(start);
-    MESSAGE("kill -9 to replacement ready: ", replaced_ms, " ms");
-    CHECK(replaced_ms < 1000);
+    MESSAGE("kill -9 to replacement ready: ", elapsed_ms(start), " ms");
     CHECK(admin_status(admin)["worker_restarts"] == 1);
 }
 
-TEST_CASE("a stopped worker misses its heartbeats and is killed and replaced within 3 s") {
-    const std::uint16_t admin = free_port();
+TEST_CASE("a stopped worker misses its heartbeats and is killed and replaced") {
+    const TempDir dir;
+    const Address admin = unix_admin(dir);
     CorralProcess corral(admin_config(2, admin, "timeouts:\n  heartbeat: 1s\n"));
     REQUIRE(corral.wait_ready().size() == 1);
     const std::vector<pid_t> workers = corral.workers();
     const auto start = Clock::now();
     ::kill(workers[1], SIGSTOP);
     REQUIRE(wait_ready_workers(admin, 2, {workers[1]}));
-    const double replaced_ms = elapsed_ms(start);
-    MESSAGE("SIGSTOP to replacement ready with heartbeat 1s: ", replaced_ms, " ms");
-    CHECK(replaced_ms < 3000);
+    MESSAGE("SIGSTOP to replacement ready with heartbeat 1s: ", elapsed_ms(start), " ms");
     CHECK(corral.wait_for_log("worker " + std::to_string(workers[1]) + " sent no heartbeat"));
     CHECK(wait_gone(workers[1]));
 }
 
 TEST_CASE("a master that was itself stopped for a while reads its workers' heartbeats before judging them") {
-    const std::uint16_t admin = free_port();
+    const TempDir dir;
+    const Address admin = unix_admin(dir);
     CorralProcess corral(admin_config(2, admin, "timeouts:\n  heartbeat: 1s\n"));
     REQUIRE(corral.wait_ready().size() == 1);
     const std::vector<pid_t> workers = corral.workers();
@@ -139,6 +134,7 @@ TEST_CASE("a master that was itself stopped for a while reads its workers' heart
     std::this_thread::sleep_for(2500ms);
     corral.signal(SIGCONT);
     // Several ticks after the resume: a master that judged before reading would have killed both.
+    // The pauses give it the time to; they wait for nothing.
     for (int i = 0; i < 3; ++i) {
         REQUIRE(admin_status(admin).is_object());
         std::this_thread::sleep_for(300ms);
@@ -148,8 +144,8 @@ TEST_CASE("a master that was itself stopped for a while reads its workers' heart
 }
 
 TEST_CASE("workers that crash at start are replaced with doubling delays") {
-    const std::uint16_t admin = free_port();
     TempDir faults;
+    const Address admin = unix_admin(faults);
     const std::string trigger = faults.path() + "/crash";
     CorralProcess corral(admin_config(1, admin), {"CORRAL_FAULT_WORKER_START=" + trigger});
     REQUIRE(corral.wait_ready().size() == 1);
@@ -181,7 +177,8 @@ TEST_CASE("a worker exiting with code 2 stops the master with code 1 instead of 
 }
 
 TEST_CASE("SIGTTIN adds a worker, SIGTTOU removes one, never below one") {
-    const std::uint16_t admin = free_port();
+    const TempDir dir;
+    const Address admin = unix_admin(dir);
     CorralProcess corral(admin_config(2, admin));
     const auto ports = corral.wait_ready();
     REQUIRE(ports.size() == 1);
@@ -212,13 +209,18 @@ TEST_CASE("SIGUSR1 reaches workers that dropped privileges and could not open th
 }
 
 TEST_CASE("SIGUSR2 under load: a new master takes over with zero failed connections") {
-    const std::uint16_t port = free_port();
-    const std::uint16_t admin = free_port();
     TempDir dir;
+    const Address admin = unix_admin(dir);
     const std::string pid_file = dir.path() + "/corral.pid";
-    CorralProcess corral("workers: 2\nlisten:\n  - address: 127.0.0.1:" + std::to_string(port) +
-                         "\nadmin:\n  listen: 127.0.0.1:" + std::to_string(admin) + "\npid_file: " + pid_file + "\n");
-    REQUIRE(corral.wait_ready().size() == 1);
+    auto config = [&](const std::string& listen) {
+        return "workers: 2\nlisten:\n  - address: " + listen + "\n" + admin_yaml(admin) + "pid_file: " + pid_file + "\n";
+    };
+    CorralProcess corral(config("127.0.0.1:0"));
+    const auto ports = corral.wait_ready();
+    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = ports[0];
+    // The new master reads the file: it names the address of the socket handed over.
+    corral.write_config(config("127.0.0.1:" + std::to_string(port)));
     const pid_t old_master = corral.pid();
     Fd long_lived = connect_to("127.0.0.1", port);
     REQUIRE(echoes(long_lived.get(), "before the upgrade"));
@@ -238,15 +240,12 @@ TEST_CASE("SIGUSR2 under load: a new master takes over with zero failed connecti
     corral.signal(SIGUSR2);
     // The new master rewrites the pid file, then tells the old one to leave once it is ready.
     pid_t new_master = 0;
-    const auto deadline = Clock::now() + kPatience;
-    while (Clock::now() < deadline) {
-        const std::string text = read_text(pid_file);
-        if (!text.empty() && std::atoi(text.c_str()) != old_master) {
-            new_master = std::atoi(text.c_str());
-            break;
-        }
-        std::this_thread::sleep_for(10ms);
-    }
+    poll_until(kPatience, [&] {
+        const std::string text = read_file(pid_file);
+        if (text.empty() || std::atoi(text.c_str()) == old_master) return false;
+        new_master = std::atoi(text.c_str());
+        return true;
+    });
     REQUIRE(new_master > 0);
     // The old master leaves once its last connection is done: the long-lived one is still served.
     REQUIRE(corral.wait_for_log("this master drains and exits"));
@@ -262,7 +261,7 @@ TEST_CASE("SIGUSR2 under load: a new master takes over with zero failed connecti
     CHECK(made > 50);
     CHECK(failed == 0);
     CHECK(admin_status(admin)["pid"] == new_master);
-    CHECK(read_text(pid_file) == std::to_string(new_master) + "\n");
+    CHECK(read_file(pid_file) == std::to_string(new_master) + "\n");
     MESSAGE(made.load(), " connections during the upgrade, ", failed.load(), " failed");
     corral.signal(SIGTERM);
     CHECK(corral.wait_exit() == 0);

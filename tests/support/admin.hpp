@@ -1,4 +1,4 @@
-// Test support: reading a running master's admin endpoints.
+// Test support: reading a running master's admin endpoints, wherever its config put them.
 #pragma once
 
 #include <algorithm>
@@ -7,61 +7,83 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "common/address.hpp"
 #include "common/config_types.hpp"
 #include "master/admin_client.hpp"
 #include "tests/support/corral_process.hpp"
+#include "tests/support/wait.hpp"
 
 namespace corral::test {
 
-inline Address loopback(std::uint16_t port) {
+// admin.listen on a unix socket in dir: known before the master starts, and found by the
+// command line (corral status, reload, stop) in the config file.
+inline Address unix_admin(const TempDir& dir) {
     Address address;
-    address.family = AddressFamily::ipv4;
-    address.host = "127.0.0.1";
-    address.port = port;
+    address.family = AddressFamily::unix_path;
+    address.path = dir.path() + "/admin.sock";
     return address;
 }
 
-inline std::optional<AdminReply> admin_fetch(std::uint16_t port, const std::string& path) {
-    Result<AdminReply> reply = admin_get(loopback(port), path);
+// admin.listen on a port of 127.0.0.1 that the kernel picks, for tests that need the endpoint on
+// TCP (clients from several loopback addresses, say); admin_address() then reads the port.
+inline Address ephemeral_admin() {
+    Address address;
+    address.family = AddressFamily::ipv4;
+    address.host = "127.0.0.1";
+    address.port = 0;
+    return address;
+}
+
+// Where a running master serves its admin endpoints, from its log line "admin endpoints on ADDR":
+// the real port when admin.listen asked for port 0. After a binary upgrade, the newest master's.
+// A default Address (which nothing answers on) if the line does not appear within kPatience.
+inline Address admin_address(const CorralProcess& corral) {
+    const std::string marker = "admin endpoints on ";
+    if (!corral.wait_for_log(marker)) return Address();
+    const std::string log = corral.log();
+    const std::size_t begin = log.rfind(marker) + marker.size();
+    const Result<Address> address = parse_address(log.substr(begin, log.find('\n', begin) - begin));
+    return address ? *address : Address();
+}
+
+inline std::optional<AdminReply> admin_fetch(const Address& admin, const std::string& path) {
+    Result<AdminReply> reply = admin_get(admin, path);
     if (!reply) return std::nullopt;
     return std::move(*reply);
 }
 
-inline nlohmann::json admin_status(std::uint16_t port) {
-    const std::optional<AdminReply> reply = admin_fetch(port, "/status");
+inline nlohmann::json admin_status(const Address& admin) {
+    const std::optional<AdminReply> reply = admin_fetch(admin, "/status");
     if (!reply || reply->status != 200) return nlohmann::json();
     return nlohmann::json::parse(reply->body, nullptr, false);
 }
 
 // Polls /status until `count` workers are ready and none of them is in `excluded`.
-inline bool wait_ready_workers(std::uint16_t admin, std::size_t count, const std::vector<pid_t>& excluded = {},
+inline bool wait_ready_workers(const Address& admin, std::size_t count, const std::vector<pid_t>& excluded = {},
                                std::chrono::milliseconds timeout = kPatience) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
+    return poll_until(timeout, [&] {
         const nlohmann::json status = admin_status(admin);
+        if (!status.is_object()) return false;
         std::size_t ready = 0;
         bool stale = false;
-        if (status.is_object()) {
-            for (const auto& worker : status["workers"]) {
-                const pid_t pid = worker["pid"].get<pid_t>();
-                if (std::find(excluded.begin(), excluded.end(), pid) != excluded.end()) stale = true;
-                if (worker["state"] == "ready") ++ready;
-            }
-            if (!stale && ready == count && status["workers"].size() == count) return true;
+        for (const auto& worker : status["workers"]) {
+            const pid_t pid = worker["pid"].get<pid_t>();
+            if (std::find(excluded.begin(), excluded.end(), pid) != excluded.end()) stale = true;
+            if (worker["state"] == "ready") ++ready;
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    return false;
+        return !stale && ready == count && status["workers"].size() == count;
+    }, std::chrono::milliseconds(5));
 }
 
-// One echo listener on 127.0.0.1:0 and the admin endpoints on admin_port.
-inline std::string admin_config(int workers, std::uint16_t admin_port, const std::string& extra = "") {
-    return "workers: " + std::to_string(workers) +
-           "\nlisten:\n  - address: 127.0.0.1:0\nadmin:\n  listen: 127.0.0.1:" + std::to_string(admin_port) +
-           "\nlog:\n  level: debug\n" + extra;
+// The YAML of an admin section serving on `admin`.
+inline std::string admin_yaml(const Address& admin) { return "admin:\n  listen: " + format_address(admin) + "\n"; }
+
+// One echo listener on 127.0.0.1:0 and the admin endpoints on `admin`.
+inline std::string admin_config(int workers, const Address& admin, const std::string& extra = "") {
+    return "workers: " + std::to_string(workers) + "\nlisten:\n  - address: 127.0.0.1:0\n" + admin_yaml(admin) +
+           "log:\n  level: debug\n" + extra;
 }
 
 }  // namespace corral::test

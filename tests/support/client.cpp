@@ -10,10 +10,11 @@
 
 #include <cerrno>
 #include <chrono>
-#include <thread>
 #include <cstring>
+#include <stdexcept>
 
 #include "common/address.hpp"
+#include "tests/support/wait.hpp"
 
 namespace corral::test {
 
@@ -89,21 +90,30 @@ Fd connect_from(const std::string& source, std::uint16_t port) {
 }
 
 Fd connect_when_listening(const std::string& host, std::uint16_t port) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    for (;;) {
-        Fd fd = connect_to(host, port);
-        if (fd || std::chrono::steady_clock::now() >= deadline) return fd;
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    Fd fd;
+    poll_until(20s, [&] {
+        fd = connect_to(host, port);
+        return fd.valid();
+    }, 20ms);
+    return fd;
 }
 
 bool wait_refused(std::uint16_t port) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (!connect_to("127.0.0.1", port)) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return poll_until(20s, [&] { return !connect_to("127.0.0.1", port); }, 20ms);
+}
+
+ReservedPort::ReservedPort() : socket_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+    const int on = 1;
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t length = sizeof address;
+    if (!socket_ || ::setsockopt(socket_.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
+        ::bind(socket_.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+        ::getsockname(socket_.get(), reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+        throw std::runtime_error("ReservedPort: cannot bind a port of 127.0.0.1");
     }
-    return false;
+    port_ = ntohs(address.sin_port);
 }
 
 bool closed_by_peer(int fd, int timeout_ms) {

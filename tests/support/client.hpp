@@ -36,6 +36,20 @@ Fd connect_when_listening(const std::string& host, std::uint16_t port);
 // up to 20 s.
 bool wait_refused(std::uint16_t port);
 
+// A port of 127.0.0.1 held for another program to listen on (systemd-socket-activate, which
+// cannot be given port 0): bound with SO_REUSEADDR but not listening, so that a program that sets
+// SO_REUSEADDR too can bind and listen on it. For as long as this object lives, port 0 does not
+// pick the port and a bind without SO_REUSEADDR fails on it.
+class ReservedPort {
+public:
+    ReservedPort();
+    std::uint16_t port() const { return port_; }
+
+private:
+    Fd socket_;
+    std::uint16_t port_ = 0;
+};
+
 // True once the peer has closed the connection (read returns 0 or reset) within the timeout.
 bool closed_by_peer(int fd, int timeout_ms);
 

@@ -2,10 +2,7 @@
 // condition (a log line, a process count), never for a fixed time.
 #include "tests/support/corral_process.hpp"
 
-#include <arpa/inet.h>
 #include <dirent.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -17,7 +14,8 @@
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
-#include <thread>
+
+#include "tests/support/files.hpp"
 
 namespace corral::test {
 namespace {
@@ -26,13 +24,6 @@ std::string binary() {
     const char* path = std::getenv("CORRAL_BINARY");
     if (path == nullptr) throw std::runtime_error("CORRAL_BINARY is not set");
     return path;
-}
-
-std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
 }
 
 pid_t spawn(const std::vector<std::string>& arguments, int out_fd, int err_fd,
@@ -58,16 +49,6 @@ pid_t spawn(const std::vector<std::string>& arguments, int out_fd, int err_fd,
         ::_exit(127);
     }
     return pid;
-}
-
-template <class Predicate>
-bool poll_until(std::chrono::milliseconds timeout, Predicate done) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!done()) {
-        if (std::chrono::steady_clock::now() >= deadline) return false;
-        std::this_thread::sleep_for(10ms);
-    }
-    return true;
 }
 
 }  // namespace
@@ -199,18 +180,6 @@ std::optional<int> CorralProcess::wait_exit(std::chrono::milliseconds timeout) {
     exited_ = true;
     exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
     return exit_code_;
-}
-
-std::uint16_t free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-    ::close(fd);
-    return ntohs(address.sin_port);
 }
 
 char process_state(pid_t pid) {

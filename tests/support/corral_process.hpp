@@ -10,12 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/wait.hpp"
+
 namespace corral::test {
-
-using namespace std::chrono_literals;
-
-// Generous bounds: CI machines are small and shared.
-inline constexpr std::chrono::milliseconds kPatience = 20s;
 
 struct CommandResult {
     int exit_code = -1;
@@ -90,10 +87,6 @@ private:
     bool exited_ = false;
     int exit_code_ = 0;
 };
-
-// A loopback TCP port that was free a moment ago, for configs that need a fixed port (the CLI
-// reads admin.listen from the file, so it cannot be port 0).
-std::uint16_t free_port();
 
 // The state letter of a process from /proc/PID/stat ('R', 'S', 'T', 'Z', ...), or 0 if gone.
 char process_state(pid_t pid);

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <optional>
 
+#include "tests/support/wait.hpp"
+
 namespace corral::test {
 
 NotifySocket::NotifySocket() : path_(dir_.path() + "/notify") {
@@ -72,18 +74,26 @@ std::vector<pid_t> NotifySocket::senders() const {
     return senders_;
 }
 
-std::chrono::milliseconds NotifySocket::longest_gap(const std::string& message) const {
+std::vector<std::chrono::milliseconds> NotifySocket::gaps(const std::string& message) const {
     std::lock_guard lock(mutex_);
-    std::chrono::milliseconds longest{0};
+    std::vector<std::chrono::milliseconds> found;
     std::optional<std::chrono::steady_clock::time_point> previous;
     for (std::size_t i = 0; i < messages_.size(); ++i) {
         if (messages_[i] != message) continue;
-        if (previous) {
-            longest = std::max(longest, std::chrono::duration_cast<std::chrono::milliseconds>(arrivals_[i] - *previous));
-        }
+        if (previous) found.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(arrivals_[i] - *previous));
         previous = arrivals_[i];
     }
-    return longest;
+    return found;
+}
+
+std::chrono::milliseconds NotifySocket::longest_gap(const std::string& message) const {
+    const std::vector<std::chrono::milliseconds> all = gaps(message);
+    return all.empty() ? std::chrono::milliseconds(0) : *std::max_element(all.begin(), all.end());
+}
+
+std::chrono::milliseconds NotifySocket::shortest_gap(const std::string& message) const {
+    const std::vector<std::chrono::milliseconds> all = gaps(message);
+    return all.empty() ? std::chrono::milliseconds(0) : *std::min_element(all.begin(), all.end());
 }
 
 int NotifySocket::wait_for(const std::string& text, std::size_t skip, std::chrono::milliseconds timeout) const {
@@ -92,19 +102,18 @@ int NotifySocket::wait_for(const std::string& text, std::size_t skip, std::chron
 
 int NotifySocket::wait_for_from(pid_t sender, const std::string& text, std::size_t skip,
                                 std::chrono::milliseconds timeout) const {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    for (;;) {
-        {
-            std::lock_guard lock(mutex_);
-            for (std::size_t i = skip; i < messages_.size(); ++i) {
-                if ((sender == 0 || senders_[i] == sender) && messages_[i].find(text) != std::string::npos) {
-                    return static_cast<int>(i);
-                }
+    int found = -1;
+    poll_until(timeout, [&] {
+        std::lock_guard lock(mutex_);
+        for (std::size_t i = skip; i < messages_.size(); ++i) {
+            if ((sender == 0 || senders_[i] == sender) && messages_[i].find(text) != std::string::npos) {
+                found = static_cast<int>(i);
+                return true;
             }
         }
-        if (std::chrono::steady_clock::now() >= deadline) return -1;
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+        return false;
+    });
+    return found;
 }
 
 }  // namespace corral::test

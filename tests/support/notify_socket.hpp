@@ -27,8 +27,11 @@ public:
     // Every message so far, in order of arrival, and the pid that sent each one.
     std::vector<std::string> messages() const;
     std::vector<pid_t> senders() const;
-    // The longest time between two consecutive messages equal to `message` (e.g. "WATCHDOG=1").
+    // The longest and the shortest time between two consecutive messages equal to `message` (e.g.
+    // "WATCHDOG=1"); 0 with fewer than two of them. A loaded machine stretches gaps, never
+    // shortens them: only the shortest is a bound on how often the sender means to send.
     std::chrono::milliseconds longest_gap(const std::string& message) const;
+    std::chrono::milliseconds shortest_gap(const std::string& message) const;
     // Polls until a message containing text has arrived after the first `skip` messages;
     // returns its index, or -1 on timeout.
     int wait_for(const std::string& text, std::size_t skip = 0, std::chrono::milliseconds timeout = kPatience) const;
@@ -37,6 +40,8 @@ public:
                       std::chrono::milliseconds timeout = kPatience) const;
 
 private:
+    std::vector<std::chrono::milliseconds> gaps(const std::string& message) const;
+
     TempDir dir_;
     std::string path_;
     Fd socket_;

@@ -6,21 +6,15 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <sstream>
-#include <thread>
 #include <type_traits>
 #include <unordered_map>
 
+#include "tests/support/files.hpp"
+#include "tests/support/wait.hpp"
+
 namespace corral::test {
 namespace {
-
-std::string read_text(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    std::ostringstream text;
-    text << in.rdbuf();
-    return text.str();
-}
 
 // Calls visit(target) with the link target of every open descriptor of pid, or
 // visit(number, target) when visit takes both.
@@ -52,7 +46,7 @@ std::uint64_t socket_inode(const std::string& target) {
 // /proc/net/tcp-format table.
 void read_tcp_table(const std::string& path, std::uint16_t server_port,
                     std::unordered_map<std::uint64_t, std::uint16_t>& port_of_inode) {
-    std::istringstream table(read_text(path));
+    std::istringstream table(read_file(path));
     std::string line;
     std::getline(table, line);  // header
     while (std::getline(table, line)) {
@@ -79,14 +73,14 @@ std::size_t open_fd_count(pid_t pid) {
 }
 
 std::size_t steady_fd_count(pid_t pid, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    std::size_t count = open_fd_count(pid);
-    for (int same = 1; same < 5 && std::chrono::steady_clock::now() < deadline;) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    std::size_t count = 0;
+    int same = 0;
+    poll_until(timeout, [&] {
         const std::size_t now = open_fd_count(pid);
-        same = now == count ? same + 1 : 1;
+        same = same > 0 && now == count ? same + 1 : 1;
         count = now;
-    }
+        return same >= 5;
+    }, std::chrono::milliseconds(20));
     return count;
 }
 
@@ -99,7 +93,7 @@ std::string fd_listing(pid_t pid) {
 }
 
 double cpu_seconds(pid_t pid) {
-    const std::string stat = read_text("/proc/" + std::to_string(pid) + "/stat");
+    const std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
     const std::size_t after_name = stat.rfind(')');
     if (after_name == std::string::npos) return 0;
     // Fields after the name start with the 3rd (state); utime and stime are the 14th and 15th.
