@@ -146,25 +146,30 @@ int socket_family(const Address& address) {
     return AF_UNSPEC;
 }
 
+namespace {
+
+// An IPv4 or IPv6 sockaddr in `result`; its length stays 0 for a host that is not numeric.
+template <typename Sockaddr, typename Host>
+void fill_ip(SocketAddress& result, int family, const Address& address, sa_family_t Sockaddr::*family_field,
+             in_port_t Sockaddr::*port_field, Host Sockaddr::*host_field) {
+    auto& ip = reinterpret_cast<Sockaddr&>(result.storage);
+    ip.*family_field = static_cast<sa_family_t>(family);
+    ip.*port_field = htons(address.port);
+    if (inet_pton(family, address.host.c_str(), &(ip.*host_field)) == 1) result.length = sizeof ip;
+}
+
+}  // namespace
+
 SocketAddress to_socket_address(const Address& address) {
     SocketAddress result;
     switch (address.family) {
-        case AddressFamily::ipv4: {
-            auto& in = reinterpret_cast<sockaddr_in&>(result.storage);
-            in.sin_family = AF_INET;
-            in.sin_port = htons(address.port);
-            if (inet_pton(AF_INET, address.host.c_str(), &in.sin_addr) == 1)
-                result.length = sizeof in;
+        case AddressFamily::ipv4:
+            fill_ip(result, AF_INET, address, &sockaddr_in::sin_family, &sockaddr_in::sin_port, &sockaddr_in::sin_addr);
             break;
-        }
-        case AddressFamily::ipv6: {
-            auto& in6 = reinterpret_cast<sockaddr_in6&>(result.storage);
-            in6.sin6_family = AF_INET6;
-            in6.sin6_port = htons(address.port);
-            if (inet_pton(AF_INET6, address.host.c_str(), &in6.sin6_addr) == 1)
-                result.length = sizeof in6;
+        case AddressFamily::ipv6:
+            fill_ip(result, AF_INET6, address, &sockaddr_in6::sin6_family, &sockaddr_in6::sin6_port,
+                    &sockaddr_in6::sin6_addr);
             break;
-        }
         case AddressFamily::unix_path: {
             auto& un = reinterpret_cast<sockaddr_un&>(result.storage);
             un.sun_family = AF_UNIX;

@@ -191,35 +191,37 @@ std::optional<std::string> ConfigReader::scalar(const YAML::Node& node, const st
     return node.Scalar();
 }
 
-ConfigReader::Reader ConfigReader::as_size(std::uint64_t min, std::uint64_t max, std::size_t& out) {
-    return [this, min, max, &out](const YAML::Node& value, const std::string& path) {
-        const auto text = scalar(value, path, "a size like 16KiB");
+namespace {
+
+// A reader of an amount written with units (a size, a duration): `parse` reads the text, and
+// `spell` writes the bounds in the message for one out of range.
+template <typename Amount, typename Parse, typename Spell, typename Store>
+ConfigReader::Reader amount_reader(ConfigReader& reader, const char* kind, const char* example, Amount min,
+                                   Amount max, Parse parse, Spell spell, Store store) {
+    return [&reader, kind, example, min, max, parse, spell, store](const YAML::Node& value, const std::string& path) {
+        const auto text = reader.scalar(value, path, std::string("a ") + kind + " like " + example);
         if (!text) return;
-        const auto size = parse_size(*text);
-        if (!size)
-            fail(value.Mark(), path + ": " + size.error());
-        else if (*size < min || *size > max)
-            fail_expected(value, path,
-                          "a size from " + format_size(min) + " to " + format_size(max));
+        const auto amount = parse(*text);
+        if (!amount)
+            reader.fail(value.Mark(), path + ": " + amount.error());
+        else if (*amount < min || *amount > max)
+            reader.fail_expected(value, path, std::string("a ") + kind + " from " + spell(min) + " to " + spell(max));
         else
-            out = static_cast<std::size_t>(*size);
+            store(*amount);
     };
+}
+
+}  // namespace
+
+ConfigReader::Reader ConfigReader::as_size(std::uint64_t min, std::uint64_t max, std::size_t& out) {
+    return amount_reader(*this, "size", "16KiB", min, max, parse_size, format_size,
+                         [&out](std::uint64_t size) { out = static_cast<std::size_t>(size); });
 }
 
 ConfigReader::Reader ConfigReader::as_duration(std::chrono::milliseconds min, std::chrono::milliseconds max,
                                                std::chrono::milliseconds& out) {
-    return [this, min, max, &out](const YAML::Node& value, const std::string& path) {
-        const auto text = scalar(value, path, "a duration like 5s or 250ms");
-        if (!text) return;
-        const auto duration = parse_duration(*text);
-        if (!duration)
-            fail(value.Mark(), path + ": " + duration.error());
-        else if (*duration < min || *duration > max)
-            fail_expected(value, path,
-                          "a duration from " + format_duration(min) + " to " + format_duration(max));
-        else
-            out = *duration;
-    };
+    return amount_reader(*this, "duration", "5s or 250ms", min, max, parse_duration, format_duration,
+                         [&out](std::chrono::milliseconds duration) { out = duration; });
 }
 
 ConfigReader::Reader ConfigReader::as_string(std::string& out) {

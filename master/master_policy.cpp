@@ -419,19 +419,23 @@ void MasterPolicy::fail_reload(const std::string& reason, Actions& actions) {
     if (std::exchange(reload_requested_again_, false)) begin_reload(actions);
 }
 
-void MasterPolicy::begin_graceful_stop(const char* why, TimePoint now, Actions& actions) {
-    if (stopping()) return;
+void MasterPolicy::enter_stopping(TimePoint deadline, int upgrade_child_signal, Actions& actions) {
     state_ = MasterState::stopping;
-    stop_deadline_ = now + current_.shape.shutdown + kGracefulStopGrace;
-    log_notice("graceful stop (%s): closing listeners, draining %zu workers", why, workers_.size());
+    stop_deadline_ = deadline;
     actions.push_back(act(ActionKind::notify_stopping));
     if (upgrade_child_ > 0) {
         // The operator wants the service gone: the new master of an unfinished upgrade goes too.
         log_notice("stopping the new master %d of an unfinished binary upgrade too", upgrade_child_);
-        actions.push_back(signal_upgrade_child(kGracefulStopSignal));
+        actions.push_back(signal_upgrade_child(upgrade_child_signal));
     }
     actions.push_back(act(ActionKind::close_listeners));
     pending_.reset();
+}
+
+void MasterPolicy::begin_graceful_stop(const char* why, TimePoint now, Actions& actions) {
+    if (stopping()) return;
+    log_notice("graceful stop (%s): closing listeners, draining %zu workers", why, workers_.size());
+    enter_stopping(now + current_.shape.shutdown + kGracefulStopGrace, kGracefulStopSignal, actions);
     for (Worker& worker : workers_) {
         if (worker.phase == WorkerPhase::draining) continue;
         worker.phase = WorkerPhase::draining;
@@ -442,16 +446,8 @@ void MasterPolicy::begin_graceful_stop(const char* why, TimePoint now, Actions& 
 void MasterPolicy::begin_fast_stop(const char* why, TimePoint now, Actions& actions) {
     const TimePoint deadline = now + kFastStopGrace;
     if (stopping() && deadline >= stop_deadline_) return;
-    state_ = MasterState::stopping;
-    stop_deadline_ = deadline;
     log_notice("fast stop (%s): closing everything now", why);
-    actions.push_back(act(ActionKind::notify_stopping));
-    if (upgrade_child_ > 0) {
-        log_notice("stopping the new master %d of an unfinished binary upgrade too", upgrade_child_);
-        actions.push_back(signal_upgrade_child(kFastStopSignal));
-    }
-    actions.push_back(act(ActionKind::close_listeners));
-    pending_.reset();
+    enter_stopping(deadline, kFastStopSignal, actions);
     for (Worker& worker : workers_) {
         worker.phase = WorkerPhase::draining;
         actions.push_back(act_on_worker(ActionKind::stop, worker.pid));

@@ -155,6 +155,9 @@ private:
     void begin_reload(Actions& actions);
     void finish_reload(Actions& actions);
     void fail_reload(const std::string& reason, Actions& actions);
+    // Both stops: the state, the deadline, STOPPING=1, the new master of an unfinished upgrade
+    // (sent `upgrade_child_signal`), and every listener closed.
+    void enter_stopping(TimePoint deadline, int upgrade_child_signal, Actions& actions);
     void begin_graceful_stop(const char* why, TimePoint now, Actions& actions);
     void begin_fast_stop(const char* why, TimePoint now, Actions& actions);
     void begin_upgrade(Actions& actions);

@@ -45,6 +45,15 @@ std::string label_value(std::string_view text) {
     return escaped;
 }
 
+// One family with a sample per live worker, labelled with its pid.
+void append_per_worker(std::string& out, const Supervisor& supervisor, const char* name, const char* type,
+                       const char* help, std::uint64_t WorkerCounters::*counter) {
+    append_metric(out, name, type, help);
+    for (const auto& worker : supervisor.workers()) {
+        append_sample(out, name, "worker=\"" + std::to_string(worker->pid) + "\"", worker->counters.*counter);
+    }
+}
+
 // The counters modules publish, one family per counter name.
 void append_module_counters(std::string& out, const Supervisor& supervisor) {
     std::vector<ModuleCounterSample> totals = supervisor.exited_module_totals();
@@ -131,22 +140,13 @@ std::string Master::metrics_text() const {
     append_metric(out, "corral_generation", "gauge", "The generation currently serving.");
     append_sample(out, "corral_generation", "", current_.number);
 
-    append_metric(out, "corral_connections_active", "gauge", "Open connections per worker.");
-    for (const auto& worker : supervisor_.workers()) {
-        append_sample(out, "corral_connections_active", "worker=\"" + std::to_string(worker->pid) + "\"",
-                      worker->counters.active_connections);
-    }
-    append_metric(out, "corral_output_queued_bytes", "gauge",
-                  "Unsent bytes a worker holds for its connections (bounded by limits.max_worker_output).");
-    for (const auto& worker : supervisor_.workers()) {
-        append_sample(out, "corral_output_queued_bytes", "worker=\"" + std::to_string(worker->pid) + "\"",
-                      worker->counters.output_queued);
-    }
-    append_metric(out, "corral_connections_accepted_total", "counter", "Connections accepted per worker.");
-    for (const auto& worker : supervisor_.workers()) {
-        append_sample(out, "corral_connections_accepted_total", "worker=\"" + std::to_string(worker->pid) + "\"",
-                      worker->counters.accepted);
-    }
+    append_per_worker(out, supervisor_, "corral_connections_active", "gauge", "Open connections per worker.",
+                      &WorkerCounters::active_connections);
+    append_per_worker(out, supervisor_, "corral_output_queued_bytes", "gauge",
+                      "Unsent bytes a worker holds for its connections (bounded by limits.max_worker_output).",
+                      &WorkerCounters::output_queued);
+    append_per_worker(out, supervisor_, "corral_connections_accepted_total", "counter",
+                      "Connections accepted per worker.", &WorkerCounters::accepted);
     append_metric(out, "corral_connections_accepted_all_total", "counter",
                   "Connections accepted by every worker, including those that have exited.");
     append_sample(out, "corral_connections_accepted_all_total", "", totals.accepted);

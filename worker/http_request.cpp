@@ -510,19 +510,16 @@ BodyDiscarder::Step BodyDiscarder::feed(std::string_view bytes) {
                 state_ = State::trailer_name;
                 break;
             case State::trailer_name:
+            case State::trailer_value: {
+                // A name of token characters up to ':', then a value of field content up to CR.
                 if (!count_metadata()) return fail(position, kContentTooLarge);
-                if (c == ':')
-                    state_ = State::trailer_value;
-                else if (!is(c, kToken))
+                const bool name = state_ == State::trailer_name;
+                if (c == (name ? ':' : '\r'))
+                    state_ = name ? State::trailer_value : State::trailer_value_lf;
+                else if (!is(c, name ? kToken : kFieldContent))
                     return fail(position, kBadRequest);
                 break;
-            case State::trailer_value:
-                if (!count_metadata()) return fail(position, kContentTooLarge);
-                if (c == '\r')
-                    state_ = State::trailer_value_lf;
-                else if (!is(c, kFieldContent))
-                    return fail(position, kBadRequest);
-                break;
+            }
             case State::trailer_value_lf:
                 if (!count_metadata()) return fail(position, kContentTooLarge);
                 if (c != '\n') return fail(position, kBadRequest);
