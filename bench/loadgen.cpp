@@ -35,6 +35,10 @@
 #include <utility>
 #include <vector>
 
+#include "common/fd.hpp"
+
+using corral::Fd;
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -84,33 +88,6 @@ const char* const kUsage =
     "  Prints one line of key=value pairs; exits 1 if any byte came back wrong or any\n"
     "  connection failed, 2 on a usage error. connected= counts the connections established\n"
     "  (with --churn: over the whole run) and connect_s= the seconds it took to open them.\n";
-
-class OwnedFd {
-public:
-    OwnedFd() = default;
-    explicit OwnedFd(int fd) : fd_(fd) {}
-    OwnedFd(const OwnedFd&) = delete;
-    OwnedFd& operator=(const OwnedFd&) = delete;
-    OwnedFd(OwnedFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-    OwnedFd& operator=(OwnedFd&& other) noexcept {
-        if (this != &other) {
-            reset();
-            fd_ = std::exchange(other.fd_, -1);
-        }
-        return *this;
-    }
-    ~OwnedFd() { reset(); }
-
-    int get() const { return fd_; }
-    bool valid() const { return fd_ >= 0; }
-    void reset() {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = -1;
-    }
-
-private:
-    int fd_ = -1;
-};
 
 struct Options {
     sockaddr_storage target{};
@@ -191,7 +168,7 @@ struct Counters {
 enum class ConnectionState { Unused, Connecting, Established, Closed };
 
 struct Connection {
-    OwnedFd socket;
+    Fd socket;
     ConnectionState state = ConnectionState::Unused;
     std::uint32_t id = 0;
     std::uint64_t sequence = 0;  // which message this is; with id it seeds the content
@@ -424,7 +401,7 @@ std::optional<Options> parse_options(int argc, char** argv) {
 
 class LoadGenerator {
 public:
-    LoadGenerator(const Options& options, OwnedFd epoll)
+    LoadGenerator(const Options& options, Fd epoll)
         : options_(options), epoll_(std::move(epoll)), connections_(options.connections) {
         for (std::size_t index = 0; index < connections_.size(); ++index) {
             connections_[index].id = static_cast<std::uint32_t>(index);
@@ -627,7 +604,7 @@ private:
     // Returns true when the connect is in flight; an immediate success or failure is settled here.
     bool start_connect(Connection& connection) {
         connection.connect_started = Clock::now();
-        connection.socket = OwnedFd(socket(options_.target.ss_family,
+        connection.socket = Fd(socket(options_.target.ss_family,
                                            SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
         if (!connection.socket.valid()) {
             std::fprintf(stderr, "loadgen: socket failed: %s\n", std::strerror(errno));
@@ -835,7 +812,7 @@ private:
     }
 
     const Options options_;
-    OwnedFd epoll_;
+    Fd epoll_;
     std::vector<Connection> connections_;
     std::size_t live_connections_ = 0;
     std::size_t connecting_ = 0;  // connects in flight
@@ -859,7 +836,7 @@ int main(int argc, char** argv) {
     const auto options = parse_options(argc, argv);
     if (!options) return kExitUsage;
 
-    OwnedFd epoll(epoll_create1(EPOLL_CLOEXEC));
+    Fd epoll(epoll_create1(EPOLL_CLOEXEC));
     if (!epoll.valid()) {
         std::fprintf(stderr, "loadgen: epoll_create1 failed: %s\n", std::strerror(errno));
         return kExitFailed;
