@@ -604,8 +604,7 @@ private:
     // Returns true when the connect is in flight; an immediate success or failure is settled here.
     bool start_connect(Connection& connection) {
         connection.connect_started = Clock::now();
-        connection.socket = Fd(socket(options_.target.ss_family,
-                                           SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+        connection.socket = Fd(socket(options_.target.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
         if (!connection.socket.valid()) {
             std::fprintf(stderr, "loadgen: socket failed: %s\n", std::strerror(errno));
             fail_connect(connection);
@@ -617,14 +616,7 @@ private:
 
         if (connect(connection.socket.get(), reinterpret_cast<const sockaddr*>(&options_.target),
                     options_.target_length) == 0) {
-            connection.state = ConnectionState::Established;
-            ++live_connections_;
-            ++established_;
-            if (!watch(connection, EPOLLIN, EPOLL_CTL_ADD)) {
-                fail_connect(connection);
-            } else if (options_.churn) {
-                start_message(connection, Clock::now());
-            }
+            established(connection, EPOLL_CTL_ADD);
             return false;
         }
         if (errno != EINPROGRESS) {
@@ -653,10 +645,16 @@ private:
             return;
         }
         --connecting_;
+        established(connection, EPOLL_CTL_MOD);
+    }
+
+    // The connection is up: it waits for replies (registered with `operation`), and with --churn
+    // its one message goes at once.
+    void established(Connection& connection, int operation) {
         connection.state = ConnectionState::Established;
         ++live_connections_;
         ++established_;
-        if (!watch(connection, EPOLLIN, EPOLL_CTL_MOD)) {
+        if (!watch(connection, EPOLLIN, operation)) {
             fail_connect(connection);
         } else if (options_.churn) {
             start_message(connection, Clock::now());

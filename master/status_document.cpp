@@ -1,6 +1,7 @@
 // Reading /status with nlohmann::json without letting its type errors escape.
 #include "master/status_document.hpp"
 
+#include <initializer_list>
 #include <limits>
 #include <nlohmann/json.hpp>
 
@@ -40,6 +41,15 @@ public:
         if (!found->is_number() || found->get<double>() < 0 || found->get<double>() > 1)
             return fail(std::string("\"") + key + "\" is not a number from 0 to 1");
         out = found->get<double>();
+    }
+
+    struct Counter {
+        const char* key;
+        std::uint64_t* out;
+    };
+
+    void counters(const Json& object, std::initializer_list<Counter> wanted) {
+        for (const Counter& counter : wanted) field(object, counter.key, *counter.out);
     }
 
     void pid(const Json& object, pid_t& out) {
@@ -90,10 +100,10 @@ public:
             StatusDocument::Worker worker;
             StatusReader entry_reader;
             entry_reader.pid(entry, worker.pid);
-            entry_reader.field(entry, "generation", worker.generation);
+            entry_reader.counters(entry, {{"generation", &worker.generation},
+                                          {"connections", &worker.connections},
+                                          {"accepted", &worker.accepted}});
             entry_reader.field(entry, "state", worker.state);
-            entry_reader.field(entry, "connections", worker.connections);
-            entry_reader.field(entry, "accepted", worker.accepted);
             entry_reader.field(entry, "share", worker.share);
             if (entry_reader.failed()) return fail("workers: " + entry_reader.problem());
             out.push_back(std::move(worker));
@@ -120,11 +130,11 @@ Result<StatusDocument> read_status_document(std::string_view body) {
     StatusDocument document;
     StatusReader reader;
     reader.pid(status, document.pid);
-    reader.field(status, "generation", document.generation);
+    reader.counters(status, {{"generation", &document.generation},
+                             {"reloads", &document.reloads},
+                             {"reload_failures", &document.reload_failures},
+                             {"worker_restarts", &document.worker_restarts}});
     reader.field(status, "state", document.state);
-    reader.field(status, "reloads", document.reloads);
-    reader.field(status, "reload_failures", document.reload_failures);
-    reader.field(status, "worker_restarts", document.worker_restarts);
     reader.last_reload(status, document.last_reload);
     reader.listeners(status, document.listeners);
     reader.workers(status, document.workers);

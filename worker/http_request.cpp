@@ -422,6 +422,12 @@ BodyDiscarder::Step BodyDiscarder::fail(std::size_t consumed, int status) {
 // Chunk extensions and trailer fields carry no data, so max_body does not bound them; this does.
 bool BodyDiscarder::count_metadata() { return ++metadata_seen_ <= kMaxChunkedMetadata; }
 
+bool BodyDiscarder::take_line_end(char c, char wanted, State next) {
+    if (c != wanted) return false;
+    state_ = next;
+    return true;
+}
+
 BodyDiscarder::Step BodyDiscarder::feed(std::string_view bytes) {
     std::size_t position = 0;
     while (true) {
@@ -491,12 +497,10 @@ BodyDiscarder::Step BodyDiscarder::feed(std::string_view bytes) {
                 state_ = last_chunk_ ? State::trailer_line_start : State::chunk_data;
                 break;
             case State::chunk_data_cr:
-                if (c != '\r') return fail(position, kBadRequest);
-                state_ = State::chunk_data_lf;
+                if (!take_line_end(c, '\r', State::chunk_data_lf)) return fail(position, kBadRequest);
                 break;
             case State::chunk_data_lf:
-                if (c != '\n') return fail(position, kBadRequest);
-                state_ = State::chunk_size;
+                if (!take_line_end(c, '\n', State::chunk_size)) return fail(position, kBadRequest);
                 break;
             case State::trailer_line_start:
                 if (c == '\r') {
@@ -522,12 +526,10 @@ BodyDiscarder::Step BodyDiscarder::feed(std::string_view bytes) {
             }
             case State::trailer_value_lf:
                 if (!count_metadata()) return fail(position, kContentTooLarge);
-                if (c != '\n') return fail(position, kBadRequest);
-                state_ = State::trailer_line_start;
+                if (!take_line_end(c, '\n', State::trailer_line_start)) return fail(position, kBadRequest);
                 break;
             case State::final_lf:
-                if (c != '\n') return fail(position, kBadRequest);
-                state_ = State::done;
+                if (!take_line_end(c, '\n', State::done)) return fail(position, kBadRequest);
                 break;
             case State::content_length:
             case State::chunk_data:

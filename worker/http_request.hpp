@@ -104,6 +104,9 @@ private:
 
     Step fail(std::size_t consumed, int status);
     bool count_metadata();
+    // The one byte a state allows (the CR or LF ending a line): moves on to `next`; false for any
+    // other byte.
+    bool take_line_end(char c, char wanted, State next);
 
     State state_;
     int error_status_ = 0;
