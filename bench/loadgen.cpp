@@ -215,6 +215,14 @@ std::optional<std::size_t> parse_count(std::string_view text) {
     return value;
 }
 
+// A count above zero into `out`; false (out untouched) for anything else.
+bool parse_positive_count(std::string_view text, std::size_t& out) {
+    const auto count = parse_count(text);
+    if (!count || *count == 0) return false;
+    out = *count;
+    return true;
+}
+
 // A comma-separated list of process ids.
 bool parse_pids(std::string_view text, std::vector<pid_t>& pids) {
     pids.clear();
@@ -337,9 +345,7 @@ std::optional<Options> parse_options(int argc, char** argv) {
                 return std::nullopt;
             }
         } else if (name == "--connections") {
-            const auto count = parse_count(value);
-            valid = count && *count > 0;
-            if (valid) options.connections = *count;
+            valid = parse_positive_count(value, options.connections);
         } else if (name == "--duration") {
             const auto seconds = parse_seconds(value);
             valid = seconds && *seconds > 0;
@@ -349,9 +355,7 @@ std::optional<Options> parse_options(int argc, char** argv) {
             valid = size && *size > 0 && *size <= kMaxMessageSize;
             if (valid) options.message_size = *size;
         } else if (name == "--connect-burst") {
-            const auto count = parse_count(value);
-            valid = count && *count > 0;
-            if (valid) options.connect_burst = *count;
+            valid = parse_positive_count(value, options.connect_burst);
         } else if (name == "--server-pids") {
             valid = parse_pids(value, options.server_pids);
         } else if (name == "--warmup") {

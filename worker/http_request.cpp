@@ -422,9 +422,21 @@ BodyDiscarder::Step BodyDiscarder::fail(std::size_t consumed, int status) {
 // Chunk extensions and trailer fields carry no data, so max_body does not bound them; this does.
 bool BodyDiscarder::count_metadata() { return ++metadata_seen_ <= kMaxChunkedMetadata; }
 
-bool BodyDiscarder::take_line_end(char c, char wanted, State next) {
-    if (c != wanted) return false;
-    state_ = next;
+bool BodyDiscarder::take_line_end(char c) {
+    struct LineEnd {
+        char wanted;
+        State next;
+    };
+    LineEnd end{};
+    switch (state_) {
+        case State::chunk_data_cr: end = {'\r', State::chunk_data_lf}; break;
+        case State::chunk_data_lf: end = {'\n', State::chunk_size}; break;
+        case State::trailer_value_lf: end = {'\n', State::trailer_line_start}; break;
+        case State::final_lf: end = {'\n', State::done}; break;
+        default: return false;  // unreachable: only the four states above call this
+    }
+    if (c != end.wanted) return false;
+    state_ = end.next;
     return true;
 }
 
@@ -497,10 +509,9 @@ BodyDiscarder::Step BodyDiscarder::feed(std::string_view bytes) {
                 state_ = last_chunk_ ? State::trailer_line_start : State::chunk_data;
                 break;
             case State::chunk_data_cr:
-                if (!take_line_end(c, '\r', State::chunk_data_lf)) return fail(position, kBadRequest);
-                break;
             case State::chunk_data_lf:
-                if (!take_line_end(c, '\n', State::chunk_size)) return fail(position, kBadRequest);
+            case State::final_lf:
+                if (!take_line_end(c)) return fail(position, kBadRequest);
                 break;
             case State::trailer_line_start:
                 if (c == '\r') {
@@ -526,10 +537,7 @@ BodyDiscarder::Step BodyDiscarder::feed(std::string_view bytes) {
             }
             case State::trailer_value_lf:
                 if (!count_metadata()) return fail(position, kContentTooLarge);
-                if (!take_line_end(c, '\n', State::trailer_line_start)) return fail(position, kBadRequest);
-                break;
-            case State::final_lf:
-                if (!take_line_end(c, '\n', State::done)) return fail(position, kBadRequest);
+                if (!take_line_end(c)) return fail(position, kBadRequest);
                 break;
             case State::content_length:
             case State::chunk_data:

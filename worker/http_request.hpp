@@ -104,9 +104,9 @@ private:
 
     Step fail(std::size_t consumed, int status);
     bool count_metadata();
-    // The one byte a state allows (the CR or LF ending a line): moves on to `next`; false for any
-    // other byte.
-    bool take_line_end(char c, char wanted, State next);
+    // In a state that ends a line (after chunk data, a trailer field or the trailers), the one byte
+    // it allows moves on to the next state; false for any other byte.
+    bool take_line_end(char c);
 
     State state_;
     int error_status_ = 0;
