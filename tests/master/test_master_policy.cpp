@@ -479,3 +479,26 @@ TEST_CASE("signals: USR1 reopens the logs in every state") {
     sim.start(1);
     CHECK(sim.signal(kReopenLogsSignal) == Steps{"reopen_logs"});
 }
+
+TEST_CASE("stop: SIGTERM while starting drains the workers that are starting, and exits with 0") {
+    Simulation sim;
+    sim.start(2);
+    sim.ready(100);
+    CHECK(sim.signal(kGracefulStopSignal) == Steps{"notify_stopping", "close_listeners", "drain 100", "drain 101"});
+    CHECK(sim.ready(101) == Steps{});
+    sim.exit(100, exited(0));
+    sim.exit(101, exited(0));
+    CHECK(sim.policy.finished());
+    CHECK(sim.policy.exit_code() == 0);
+}
+
+TEST_CASE("upgrade: a new master that exits before it is ready leaves this one serving") {
+    Simulation sim = running(1);
+    sim.signal(kUpgradeSignal);
+    sim.upgrade_started(500);
+    sim.policy.upgrade_child_gone();
+    CHECK(sim.policy.state() == MasterState::running);
+    CHECK(sim.advance(31s) == Steps{});
+    // A SIGTERM from the pid it had is now an operator's stop, not a hand-over.
+    CHECK(sim.signal(kGracefulStopSignal, 500) == Steps{"notify_stopping", "close_listeners", "drain 100"});
+}
