@@ -210,8 +210,12 @@ Result<ListenerList> bind_listeners(const std::vector<ListenConfig>& listen, uns
 Result<SlotListeners> listener_fds_for_slot(const ListenerList& listeners, unsigned slot) {
     SlotListeners fds;
     for (const auto& listener : listeners) {
+        // The worker names the listener by the address it is bound to, in its log and in the
+        // labels of module counters: the real port where the config asked for port 0.
+        ListenConfig named = listener->config;
+        named.address = listener->bound;
         if (listener->config.balance == Balance::exclusive) {
-            fds.emplace_back(listener->shared.get(), listener->config);
+            fds.emplace_back(listener->shared.get(), std::move(named));
             continue;
         }
         while (listener->per_slot.size() <= slot) {
@@ -222,7 +226,7 @@ Result<SlotListeners> listener_fds_for_slot(const ListenerList& listeners, unsig
             if (!fd) return Failure{fd.error()};
             listener->per_slot.push_back(std::move(*fd));
         }
-        fds.emplace_back(listener->per_slot[slot].get(), listener->config);
+        fds.emplace_back(listener->per_slot[slot].get(), std::move(named));
     }
     return fds;
 }
