@@ -80,8 +80,7 @@ TEST_CASE("modules: workers that dropped privileges load the module the root mas
 
 TEST_CASE("modules: settings reach the module, and it logs through corral") {
     TempDir modules;
-    const std::string fixture = copy_module(modules, "CORRAL_MODULE_FIXTURE", "fixture.so");
-    CorralProcess corral(module_config(fixture, "{greeting: \"hello\\n\", nested: {ignored: [1, 2]}}"));
+    CorralProcess corral(module_config(copy_module(modules, "CORRAL_MODULE_FIXTURE", "fixture.so"), "{greeting: \"hello\\n\", nested: {ignored: [1, 2]}}"));
     const std::uint16_t port = wait_ready_port(corral);
     Fd client = connect_to("127.0.0.1", port);
     CHECK(receive_exactly(client.get(), 6) == "hello\n");
@@ -201,8 +200,7 @@ TEST_CASE("modules: a module that crashes in every start ends the start, and fai
 
 TEST_CASE("modules: a module that crashes on a connection takes only its worker's connections, and is replaced") {
     TempDir modules;
-    const std::string fixture = copy_module(modules, "CORRAL_MODULE_FIXTURE", "fixture.so");
-    CorralProcess corral(module_config(fixture, "{crash_on: boom}"));
+    CorralProcess corral(module_config(copy_module(modules, "CORRAL_MODULE_FIXTURE", "fixture.so"), "{crash_on: boom}"));
     const std::uint16_t port = wait_ready_port(corral);
     // Enough connections that the balanced accept gives both workers some.
     std::vector<Fd> clients;
