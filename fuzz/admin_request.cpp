@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "fuzz/check.hpp"
+#include "fuzz/split_points.hpp"
 #include "master/admin.hpp"
 #include "master/admin_request.hpp"
 
@@ -63,24 +64,6 @@ void check_request(const AdminRequest& request) {
                path);
 }
 
-// Where a read could have ended: the first bytes, around each line break, around the size limit
-// and at the very end. Bounded, so that long inputs stay cheap.
-std::vector<std::size_t> split_points(std::string_view received) {
-    std::vector<std::size_t> points;
-    for (std::size_t i = 1; i <= std::min<std::size_t>(received.size(), 16); ++i) points.push_back(i);
-    std::size_t line_breaks = 0;
-    for (std::size_t i = 1; i < received.size() && line_breaks < 64; ++i) {
-        if (received[i - 1] == '\r' || received[i - 1] == '\n') {
-            points.push_back(i);
-            ++line_breaks;
-        }
-    }
-    for (std::size_t i = kMaxAdminRequestBytes - 4; i <= kMaxAdminRequestBytes + 4; ++i)
-        if (i < received.size()) points.push_back(i);
-    for (std::size_t back = 1; back <= 4 && back < received.size(); ++back) points.push_back(received.size() - back);
-    return points;
-}
-
 int expected_status(const AdminRequest& request) {
     switch (request.outcome) {
         case AdminRequest::Outcome::incomplete:
@@ -125,7 +108,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const AdminRequest request = parse_admin_request(received);
     check_request(request);
 
-    for (const std::size_t point : split_points(received)) {
+    for (const std::size_t point : fuzz::split_points(received, 16, 64, {kMaxAdminRequestBytes}, 4)) {
         const AdminRequest early = parse_admin_request(received.substr(0, point));
         check_request(early);
         if (early.outcome == AdminRequest::Outcome::incomplete) continue;

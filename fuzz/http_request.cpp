@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "fuzz/check.hpp"
+#include "fuzz/split_points.hpp"
 #include "worker/http_request.hpp"
 
 using namespace corral::http;
@@ -186,30 +187,10 @@ void check_result(const HeadResult& result, std::string_view bytes, const HeadLi
     check_against_lines(result, head_bytes, limits);
 }
 
-// Where a read could have ended: the first bytes, after each line break, around the limits and
-// at the very end. Bounded, so that long inputs stay cheap.
-std::vector<std::size_t> split_points(std::string_view bytes, const HeadLimits& limits) {
-    std::vector<std::size_t> points;
-    for (std::size_t i = 1; i <= std::min<std::size_t>(bytes.size(), 12); ++i) points.push_back(i);
-    std::size_t line_breaks = 0;
-    for (std::size_t i = 1; i < bytes.size() && line_breaks < 32; ++i) {
-        if (bytes[i - 1] == '\r' || bytes[i - 1] == '\n') {
-            points.push_back(i);
-            ++line_breaks;
-        }
-    }
-    for (const std::size_t limit : {limits.max_request_line, limits.max_head}) {
-        for (std::size_t i = limit > 2 ? limit - 2 : 0; i <= limit + 2; ++i)
-            if (i > 0 && i < bytes.size()) points.push_back(i);
-    }
-    for (std::size_t back = 1; back <= 4 && back < bytes.size(); ++back) points.push_back(bytes.size() - back);
-    return points;
-}
-
 HeadResult parse_checked(std::string_view bytes, const HeadLimits& limits) {
     const HeadResult result = parse_request_head(bytes, limits);
     check_result(result, bytes, limits);
-    for (const std::size_t point : split_points(bytes, limits)) {
+    for (const std::size_t point : corral::fuzz::split_points(bytes, 12, 32, {limits.max_request_line, limits.max_head}, 2)) {
         const ExactCopy prefix(bytes.substr(0, point));
         const HeadResult early = parse_request_head(prefix.view(), limits);
         check_result(early, prefix.view(), limits);

@@ -29,67 +29,53 @@ std::string_view suggested_spelling(std::string_view error, std::string_view exp
     return hint.substr(kWrite.size(), hint.size() - kWrite.size() - 1);
 }
 
-void check_size_text(std::string_view text) {
-    const auto size = parse_size(text);
-    if (!size) {
-        const std::string& error = size.error();
+// A refusal says why, and a spelling it suggests is accepted; an accepted value's shortest
+// spelling parses back to it. `expected` opens the parser's refusals.
+template <class Parser, class Formatter>
+void check_text(std::string_view text, Parser parse, Formatter format, std::string_view expected) {
+    const auto value = parse(text);
+    if (!value) {
+        const std::string& error = value.error();
         FUZZ_CHECK(!error.empty(), text);
-        if (const std::string_view suggestion = suggested_spelling(error, "expected a size like 16KiB", text);
-            !suggestion.empty()) {
-            FUZZ_CHECK(parse_size(suggestion).ok(), error);
+        if (const std::string_view suggestion = suggested_spelling(error, expected, text); !suggestion.empty()) {
+            FUZZ_CHECK(parse(suggestion).ok(), error);
         }
         return;
     }
-    const std::string spelling = format_size(*size);
-    const auto again = parse_size(spelling);
+    const std::string spelling = format(*value);
+    const auto again = parse(spelling);
     FUZZ_CHECK(again.ok(), spelling + ": " + again.error());
-    FUZZ_CHECK(*again == *size, spelling);
-    // The shortest spelling: never longer than what was parsed, leading zeros aside.
+    FUZZ_CHECK(*again == *value, spelling);
+    // The shortest spelling: never longer than what was parsed, leading zeros aside (a duration's
+    // "0" is the one spelling shorter than the formatter's "0s").
     FUZZ_CHECK(spelling.size() <= text.size() || text.starts_with('0'), spelling);
 }
 
-void check_duration_text(std::string_view text) {
-    const auto duration = parse_duration(text);
-    if (!duration) {
-        const std::string& error = duration.error();
-        FUZZ_CHECK(!error.empty(), text);
-        if (const std::string_view suggestion = suggested_spelling(error, "expected a duration like 5s or 250ms", text);
-            !suggestion.empty()) {
-            FUZZ_CHECK(parse_duration(suggestion).ok(), error);
-        }
-        return;
-    }
-    FUZZ_CHECK(duration->count() >= 0, text);
-    const std::string spelling = format_duration(*duration);
-    const auto again = parse_duration(spelling);
-    FUZZ_CHECK(again.ok(), spelling + ": " + again.error());
-    FUZZ_CHECK(*again == *duration, spelling);
-    // "0" is the one spelling shorter than the formatter's "0s".
-    FUZZ_CHECK(spelling.size() <= text.size() || text.starts_with('0'), spelling);
+// The spelling of a value parses back to it.
+template <class Value, class Parser, class Formatter>
+void check_spelling(Value value, Parser parse, Formatter format) {
+    const std::string spelling = format(value);
+    const auto parsed = parse(spelling);
+    FUZZ_CHECK(parsed.ok(), spelling + ": " + parsed.error());
+    FUZZ_CHECK(*parsed == value, spelling);
 }
 
 // Any value has a spelling that parses back to it: sizes over the whole 64 bits, durations over
 // every non-negative count of milliseconds.
 void check_value(std::uint64_t value) {
-    const std::string size_spelling = format_size(value);
-    const auto size = parse_size(size_spelling);
-    FUZZ_CHECK(size.ok(), size_spelling + ": " + size.error());
-    FUZZ_CHECK(*size == value, size_spelling);
-
+    check_spelling(value, parse_size, format_size);
     using Rep = std::chrono::milliseconds::rep;
-    const std::chrono::milliseconds duration{static_cast<Rep>(value & std::numeric_limits<Rep>::max())};
-    const std::string duration_spelling = format_duration(duration);
-    const auto parsed = parse_duration(duration_spelling);
-    FUZZ_CHECK(parsed.ok(), duration_spelling + ": " + parsed.error());
-    FUZZ_CHECK(*parsed == duration, duration_spelling);
+    check_spelling(std::chrono::milliseconds{static_cast<Rep>(value & std::numeric_limits<Rep>::max())},
+                   parse_duration, format_duration);
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view text(reinterpret_cast<const char*>(data), size);
-    check_size_text(text);
-    check_duration_text(text);
+    check_text(text, parse_size, format_size, "expected a size like 16KiB");
+    if (const auto duration = parse_duration(text)) FUZZ_CHECK(duration->count() >= 0, text);
+    check_text(text, parse_duration, format_duration, "expected a duration like 5s or 250ms");
     // The first eight bytes as a value too, so that the formatters see large and odd numbers.
     std::uint64_t value = 0;
     std::memcpy(&value, data, std::min<std::size_t>(size, sizeof value));

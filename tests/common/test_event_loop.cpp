@@ -26,14 +26,19 @@ struct SocketPair {
     }
 };
 
-}  // namespace
-
-TEST_CASE("a closed WatchedFd gets no more events although a copy of its descriptor is still open") {
+// One end of a socket pair in a WatchedFd of the loop's, not yet watched; the handler counts the
+// events it is given, and the test writes to pair.peer.
+struct WatchedSocket {
     EventLoop loop;
-    REQUIRE(loop.valid());
     SocketPair pair;
     CountingHandler handler;
-    WatchedFd watched(loop, std::move(pair.ours));
+    WatchedFd watched{loop, std::move(pair.ours)};
+};
+
+}  // namespace
+
+TEST_CASE_FIXTURE(WatchedSocket, "a closed WatchedFd gets no more events although a copy of its descriptor is still open") {
+    REQUIRE(loop.valid());
     REQUIRE(watched.watch(EPOLLIN | EPOLLOUT, &handler));
     REQUIRE(loop.run_once(0));
     CHECK(handler.events == 1);  // writable at once
@@ -48,11 +53,7 @@ TEST_CASE("a closed WatchedFd gets no more events although a copy of its descrip
     CHECK(handler.events == 1);
 }
 
-TEST_CASE("WatchedFd: watch changes the events, unwatch keeps the descriptor, moves carry the registration") {
-    EventLoop loop;
-    SocketPair pair;
-    CountingHandler handler;
-    WatchedFd watched(loop, std::move(pair.ours));
+TEST_CASE_FIXTURE(WatchedSocket, "WatchedFd: watch changes the events, unwatch keeps the descriptor, moves carry the registration") {
     CHECK_FALSE(watched.watched());
     REQUIRE(watched.watch(EPOLLIN, &handler));
     CHECK(watched.watched());
@@ -79,11 +80,7 @@ TEST_CASE("WatchedFd: watch changes the events, unwatch keeps the descriptor, mo
     CHECK(handler.events == 2);
 }
 
-TEST_CASE("EPOLLEXCLUSIVE registrations are changed by unwatch and watch, never modified") {
-    EventLoop loop;
-    SocketPair pair;
-    CountingHandler handler;
-    WatchedFd watched(loop, std::move(pair.ours));
+TEST_CASE_FIXTURE(WatchedSocket, "EPOLLEXCLUSIVE registrations are changed by unwatch and watch, never modified") {
     REQUIRE(watched.watch(EPOLLIN | EPOLLEXCLUSIVE, &handler));
     // The kernel refuses EPOLL_CTL_MOD here; the registration stays as it was.
     CHECK_FALSE(watched.watch(EPOLLIN | EPOLLOUT, &handler));

@@ -18,16 +18,26 @@ struct Refusal {
     std::string error;
 };
 
-std::string duration_error(std::string_view text) {
-    const auto duration = parse_duration(text);
-    REQUIRE_FALSE(duration.ok());
-    return duration.error();
+// Each text parses (with parse_duration or parse_size) to the value beside it.
+template <class Value, class Parser>
+void check_accepted(Parser parse, const std::vector<std::pair<std::string, Value>>& accepted) {
+    for (const auto& [text, expected] : accepted) {
+        CAPTURE(text);
+        const auto parsed = parse(text);
+        REQUIRE(parsed.ok());
+        CHECK(*parsed == expected);
+    }
 }
 
-std::string size_error(std::string_view text) {
-    const auto size = parse_size(text);
-    REQUIRE_FALSE(size.ok());
-    return size.error();
+// Each text is refused with the error beside it.
+template <class Parser>
+void check_refused(Parser parse, const std::vector<Refusal>& refused) {
+    for (const auto& [text, error] : refused) {
+        CAPTURE(text);
+        const auto parsed = parse(text);
+        REQUIRE_FALSE(parsed.ok());
+        CHECK(parsed.error() == error);
+    }
 }
 
 TEST_CASE("parse_duration accepts every unit and a bare zero") {
@@ -46,12 +56,7 @@ TEST_CASE("parse_duration accepts every unit and a bare zero") {
         {"0005s", 5s},
         {"9223372036854775807ms", std::chrono::milliseconds::max()},
     };
-    for (const auto& [text, expected] : accepted) {
-        CAPTURE(text);
-        const auto duration = parse_duration(text);
-        REQUIRE(duration.ok());
-        CHECK(*duration == expected);
-    }
+    check_accepted(parse_duration, accepted);
 }
 
 TEST_CASE("parse_duration refuses loose spellings and says what would work") {
@@ -82,10 +87,7 @@ TEST_CASE("parse_duration refuses loose spellings and says what would work") {
         {"2562047788016h", expected + "\"2562047788016h\" (too large)"},
         {"99999999999999999999999s", expected + "\"99999999999999999999999s\" (too large)"},
     };
-    for (const auto& [text, error] : refused) {
-        CAPTURE(text);
-        CHECK(duration_error(text) == error);
-    }
+    check_refused(parse_duration, refused);
 }
 
 TEST_CASE("parse_size accepts bytes and binary suffixes") {
@@ -100,12 +102,7 @@ TEST_CASE("parse_size accepts bytes and binary suffixes") {
         {"16GiB", 16ull << 30},
         {"18446744073709551615", 18446744073709551615ull},
     };
-    for (const auto& [text, expected] : accepted) {
-        CAPTURE(text);
-        const auto size = parse_size(text);
-        REQUIRE(size.ok());
-        CHECK(*size == expected);
-    }
+    check_accepted(parse_size, accepted);
 }
 
 TEST_CASE("parse_size refuses decimal and loose suffixes and says what would work") {
@@ -133,10 +130,7 @@ TEST_CASE("parse_size refuses decimal and loose suffixes and says what would wor
         {"18446744073709551616", expected + "\"18446744073709551616\" (too large)"},
         {"17179869184GiB", expected + "\"17179869184GiB\" (too large)"},
     };
-    for (const auto& [text, error] : refused) {
-        CAPTURE(text);
-        CHECK(size_error(text) == error);
-    }
+    check_refused(parse_size, refused);
 }
 
 TEST_CASE("format_duration picks the largest exact unit") {

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "tests/support/admin.hpp"
+#include "tests/support/checked_steps.hpp"
 #include "tests/support/client.hpp"
 #include "tests/support/corral_process.hpp"
 #include "tests/support/process_probe.hpp"
@@ -18,8 +19,7 @@ using namespace corral::test;
 
 TEST_CASE("/healthz, /status and /metrics describe the running master") {
     CorralProcess corral(admin_config(2, ephemeral_admin()));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = wait_ready_port(corral);
     const Address admin = admin_address(corral);
 
     const auto health = admin_fetch(admin, "/healthz");
@@ -35,7 +35,7 @@ TEST_CASE("/healthz, /status and /metrics describe the running master") {
     CHECK(status["reloads"] == 0);
     CHECK(status["last_reload"].is_null());
     REQUIRE(status["listeners"].size() == 1);
-    CHECK(status["listeners"][0]["address"] == "127.0.0.1:" + std::to_string(ports[0]));
+    CHECK(status["listeners"][0]["address"] == "127.0.0.1:" + std::to_string(port));
     CHECK(status["listeners"][0]["service"] == "echo");
     std::set<pid_t> reported;
     for (const auto& worker : status["workers"]) {
@@ -59,7 +59,7 @@ TEST_CASE("/healthz, /status and /metrics describe the running master") {
     };
     const std::uint64_t before = accepted_total();
     for (int i = 0; i < 10; ++i) {
-        Fd client = connect_to("127.0.0.1", ports[0]);
+        Fd client = connect_to("127.0.0.1", port);
         REQUIRE(echoes(client.get(), "counted"));
     }
     poll_until(kPatience, [&] { return accepted_total() >= before + 10; }, 50ms);
@@ -130,9 +130,8 @@ TEST_CASE("corral stop waits for a graceful stop; stop --fast for a fast one; /h
     const Address admin = unix_admin(dir);
     const std::string pid_file = dir.path() + "/corral.pid";
     CorralProcess corral(admin_config(2, admin, "pid_file: " + pid_file + "\n"));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
-    Fd open = connect_to("127.0.0.1", ports[0]);
+    const std::uint16_t port = wait_ready_port(corral);
+    Fd open = connect_to("127.0.0.1", port);
     REQUIRE(echoes(open.get(), "keeps the stop waiting"));
 
     CommandResult stop_result;

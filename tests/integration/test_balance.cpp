@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "tests/support/admin.hpp"
+#include "tests/support/checked_steps.hpp"
 #include "tests/support/client.hpp"
 #include "tests/support/corral_process.hpp"
 #include "tests/support/wait.hpp"
@@ -81,9 +82,7 @@ void check_even_split(int workers, double least_share) {
     const TempDir dir;
     const Address admin = unix_admin(dir);
     CorralProcess corral(balance_config(workers, admin));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
-    const std::uint16_t port = ports[0];
+    const std::uint16_t port = wait_ready_port(corral);
     REQUIRE(wait_ready_workers(admin, static_cast<std::size_t>(workers)));
 
     constexpr std::size_t kConnections = 400;
@@ -134,9 +133,7 @@ TEST_CASE("a lone worker accepts every connection, however many it holds") {
     const TempDir dir;
     const Address admin = unix_admin(dir);
     CorralProcess corral(balance_config(1, admin));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
-    const std::uint16_t port = ports[0];
+    const std::uint16_t port = wait_ready_port(corral);
     const std::vector<Fd> open = open_in_bursts(port, 300, 2);
     CHECK(open.size() == 300);
     CHECK(connections_per_worker(admin, 1, 300).size() == 1);
@@ -148,9 +145,7 @@ TEST_CASE("workers at max_connections leave every connection they cannot take to
     // 3 workers of 40 each: once two are full, the third must accept although it then holds far
     // more than the generation's mean.
     CorralProcess corral(balance_config(3, admin, "limits:\n  max_connections: 40\n"));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
-    const std::uint16_t port = ports[0];
+    const std::uint16_t port = wait_ready_port(corral);
     REQUIRE(wait_ready_workers(admin, 3));
     std::vector<Fd> open = open_in_bursts(port, 120, 3);
     CHECK(open.size() == 120);
@@ -169,9 +164,7 @@ TEST_CASE("a stopped worker's place is taken by the others instead of waiting fo
     const Address admin = unix_admin(dir);
     // The master leaves a silent worker alone for an hour: the others must not wait for it.
     CorralProcess corral(balance_config(2, admin, "", "1h"));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
-    const std::uint16_t port = ports[0];
+    const std::uint16_t port = wait_ready_port(corral);
     REQUIRE(wait_ready_workers(admin, 2));
     const std::vector<Fd> before = open_in_bursts(port, 128, 7);
     REQUIRE(before.size() == 128);
@@ -190,9 +183,7 @@ TEST_CASE("a generation draining in a reload leaves the new one balanced, and no
     const TempDir dir;
     const Address admin = unix_admin(dir);
     CorralProcess corral(balance_config(2, admin));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
-    const std::uint16_t port = ports[0];
+    const std::uint16_t port = wait_ready_port(corral);
     REQUIRE(wait_ready_workers(admin, 2));
     // The old generation holds these through the reload and drains them.
     const std::vector<Fd> old_connections = open_in_bursts(port, 128, 4);

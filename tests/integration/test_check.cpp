@@ -1,6 +1,7 @@
 // The command line: check, version, usage errors, and run refusing what check refuses.
 #include <doctest/doctest.h>
 
+#include "tests/support/checked_steps.hpp"
 #include "tests/support/corral_process.hpp"
 
 using namespace corral::test;
@@ -83,9 +84,8 @@ TEST_CASE("corral run refuses exactly what check refuses, before binding anythin
 
 TEST_CASE("corral run exits 1 naming the address when it cannot bind") {
     CorralProcess first("workers: 1\nlisten:\n  - address: 127.0.0.1:0\n");
-    const auto ports = first.wait_ready();
-    REQUIRE(ports.size() == 1);
-    const std::string taken = "127.0.0.1:" + std::to_string(ports[0]);
+    const std::uint16_t port = wait_ready_port(first);
+    const std::string taken = "127.0.0.1:" + std::to_string(port);
     CorralProcess second("workers: 1\nlisten:\n  - address: " + taken + "\n");
     CHECK(second.wait_exit() == 1);
     CHECK(second.log().find("bind(" + taken + ") failed: Address already in use") != std::string::npos);

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "tests/support/admin.hpp"
+#include "tests/support/checked_steps.hpp"
 #include "tests/support/client.hpp"
 #include "tests/support/configs.hpp"
 #include "tests/support/corral_process.hpp"
@@ -96,30 +97,28 @@ std::uint64_t output_queued(const Address& admin) {
 
 TEST_CASE("echo is byte-exact from 1 byte to 16 MiB") {
     CorralProcess corral(echo_config(2));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = wait_ready_port(corral);
     for (std::size_t size : {1u, 2u, 63u, 4096u, 65537u, 1u << 20, 16u << 20}) {
         CAPTURE(size);
-        Fd client = connect_to("127.0.0.1", ports[0]);
+        Fd client = connect_to("127.0.0.1", port);
         REQUIRE(client);
         CHECK(echoes_large(client.get(), pattern_bytes(size, static_cast<std::uint32_t>(size))));
     }
     // Several messages on one connection stay in order.
-    Fd client = connect_to("127.0.0.1", ports[0]);
+    Fd client = connect_to("127.0.0.1", port);
     REQUIRE(client);
     for (std::uint32_t i = 0; i < 50; ++i) CHECK(echoes(client.get(), pattern_bytes(100 + i, i)));
 }
 
 TEST_CASE("200 concurrent clients each get their own bytes back") {
     CorralProcess corral(echo_config(2));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = wait_ready_port(corral);
     constexpr int kClients = 200;
     std::atomic<int> good{0};
     std::vector<std::thread> clients;
     for (int i = 0; i < kClients; ++i) {
         clients.emplace_back([&, i] {
-            Fd client = connect_to("127.0.0.1", ports[0]);
+            Fd client = connect_to("127.0.0.1", port);
             if (!client) return;
             for (std::uint32_t round = 0; round < 5; ++round) {
                 if (!echoes(client.get(), pattern_bytes(1000 + i, static_cast<std::uint32_t>(i * 10 + round)))) return;
@@ -133,8 +132,7 @@ TEST_CASE("200 concurrent clients each get their own bytes back") {
 
 TEST_CASE("the configured number of workers exist and every one of them accepts") {
     CorralProcess corral(echo_config(3));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = wait_ready_port(corral);
     const std::vector<pid_t> workers = corral.workers();
     REQUIRE(workers.size() == 3);
     CHECK(children_named(::getpid(), "corral-master") == std::vector<pid_t>{corral.pid()});
@@ -147,7 +145,7 @@ TEST_CASE("the configured number of workers exist and every one of them accepts"
             ::kill(other, SIGSTOP);
             REQUIRE(wait_stopped(other));
         }
-        Fd client = connect_to("127.0.0.1", ports[0]);
+        Fd client = connect_to("127.0.0.1", port);
         REQUIRE(client);
         CHECK(echoes(client.get(), "served by one worker"));
         for (pid_t other : workers) ::kill(other, SIGCONT);
@@ -202,9 +200,8 @@ TEST_CASE("a read never takes more than the room left in the connection's output
     const TempDir dir;
     const Address admin = unix_admin(dir);
     CorralProcess corral(admin_config(1, admin, "limits:\n  read_buffer: 64KiB\n  max_output_buffer: 4KiB\n"));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
-    const std::vector<Fd> clients = small_window_clients(ports[0], 20);
+    const std::uint16_t port = wait_ready_port(corral);
+    const std::vector<Fd> clients = small_window_clients(port, 20);
     send_until_pushed_back(clients);
     const std::uint64_t queued = output_queued(admin);
     MESSAGE("20 clients that never read: ", queued, " bytes queued in the worker");
@@ -216,12 +213,11 @@ TEST_CASE("limits.max_worker_output bounds what all of a worker's connections ho
     const Address admin = unix_admin(dir);
     CorralProcess corral(admin_config(
         1, admin, "limits:\n  read_buffer: 16KiB\n  max_output_buffer: 1MiB\n  max_worker_output: 2MiB\n"));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = wait_ready_port(corral);
     const pid_t worker = corral.workers().at(0);
     const std::size_t before_kib = resident_kib(worker);
 
-    const std::vector<Fd> clients = small_window_clients(ports[0], 20);
+    const std::vector<Fd> clients = small_window_clients(port, 20);
     send_until_pushed_back(clients);
     const std::uint64_t queued = output_queued(admin);
     const std::size_t after_kib = resident_kib(worker);
@@ -255,12 +251,11 @@ TEST_CASE("limits.max_worker_output bounds what all of a worker's connections ho
 
 TEST_CASE("a client that sends without reading cannot grow the worker's memory") {
     CorralProcess corral(echo_config(1, "limits:\n  read_buffer: 16KiB\n  max_output_buffer: 64KiB\n"));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = wait_ready_port(corral);
     const pid_t worker = corral.workers().at(0);
     const std::size_t before_kib = resident_kib(worker);
 
-    Fd client = connect_to("127.0.0.1", ports[0]);
+    Fd client = connect_to("127.0.0.1", port);
     REQUIRE(client);
     const std::string block = pattern_bytes(64 * 1024, 7);
     std::string sent;
@@ -286,10 +281,9 @@ TEST_CASE("a client that sends without reading cannot grow the worker's memory")
 
 TEST_CASE("timeouts.idle closes silent connections and spares active ones") {
     CorralProcess corral(echo_config(1, "timeouts:\n  idle: 1s\n"));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
-    Fd silent = connect_to("127.0.0.1", ports[0]);
-    Fd chatty = connect_to("127.0.0.1", ports[0]);
+    const std::uint16_t port = wait_ready_port(corral);
+    Fd silent = connect_to("127.0.0.1", port);
+    Fd chatty = connect_to("127.0.0.1", port);
     REQUIRE(silent);
     REQUIRE(chatty);
     const auto start = std::chrono::steady_clock::now();
@@ -307,17 +301,16 @@ TEST_CASE("timeouts.idle closes silent connections and spares active ones") {
 
 TEST_CASE("at max_connections a worker stops accepting until a connection closes") {
     CorralProcess corral(echo_config(1, "limits:\n  max_connections: 5\n"));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = wait_ready_port(corral);
     std::vector<Fd> open;
     for (int i = 0; i < 5; ++i) {
-        open.push_back(connect_to("127.0.0.1", ports[0]));
+        open.push_back(connect_to("127.0.0.1", port));
         REQUIRE(open.back());
         REQUIRE(echoes(open.back().get(), "counted"));
     }
     CHECK(corral.wait_for_log("max_connections (5) reached"));
     // The sixth completes the TCP handshake in the backlog but is not served.
-    Fd waiting = connect_to("127.0.0.1", ports[0]);
+    Fd waiting = connect_to("127.0.0.1", port);
     REQUIRE(waiting);
     REQUIRE(send_all(waiting.get(), "queued"));
     pollfd readable{.fd = waiting.get(), .events = POLLIN, .revents = 0};
@@ -330,13 +323,12 @@ TEST_CASE("at max_connections a worker stops accepting until a connection closes
 TEST_CASE("running out of descriptors pauses accepting without spinning, then recovers") {
     // 48 descriptors: a few for the worker itself, so the rest of 60 connections hit EMFILE.
     CorralProcess corral(echo_config(1, "limits:\n  nofile: 48\n"));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = wait_ready_port(corral);
     const pid_t worker = corral.workers().at(0);
 
     std::vector<Fd> clients;
     for (int i = 0; i < 60; ++i) {
-        clients.push_back(connect_to("127.0.0.1", ports[0]));
+        clients.push_back(connect_to("127.0.0.1", port));
         REQUIRE(clients.back());
     }
     REQUIRE(corral.wait_for_log("failed: Too many open files"));
@@ -353,7 +345,7 @@ TEST_CASE("running out of descriptors pauses accepting without spinning, then re
 
     clients.clear();
     // Once descriptors are free again, connections are served; the error was logged once.
-    Fd client = connect_to("127.0.0.1", ports[0]);
+    Fd client = connect_to("127.0.0.1", port);
     REQUIRE(client);
     CHECK(echoes(client.get(), "recovered"));
     const std::string log = corral.log();
@@ -364,8 +356,7 @@ TEST_CASE("running out of descriptors pauses accepting without spinning, then re
 
 TEST_CASE("balance: reuseport serves on one socket per worker, and a replacement inherits its queue") {
     CorralProcess corral("workers: 2\nlisten:\n  - address: 127.0.0.1:0\n    balance: reuseport\n");
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = wait_ready_port(corral);
     CHECK(corral.log().find("reuseport") != std::string::npos);
     const std::vector<pid_t> workers = corral.workers();
     REQUIRE(workers.size() == 2);
@@ -374,7 +365,7 @@ TEST_CASE("balance: reuseport serves on one socket per worker, and a replacement
     ::kill(workers[0], SIGKILL);
     std::vector<Fd> clients;
     for (int i = 0; i < 40; ++i) {
-        clients.push_back(connect_to("127.0.0.1", ports[0]));
+        clients.push_back(connect_to("127.0.0.1", port));
         REQUIRE(clients.back());
         REQUIRE(send_all(clients.back().get(), "queued " + std::to_string(i)));
     }

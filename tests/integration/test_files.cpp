@@ -8,6 +8,7 @@
 
 #include <fstream>
 
+#include "tests/support/checked_steps.hpp"
 #include "tests/support/configs.hpp"
 #include "tests/support/corral_process.hpp"
 #include "tests/support/files.hpp"
@@ -49,8 +50,7 @@ TEST_CASE("pid_file: symlinks planted at the pid file and at a temporary name ar
     CHECK(read_file(victim) == kPrecious);
     CHECK(is_regular_file(pid_file));
     CHECK(read_file(pid_file) == std::to_string(corral.pid()) + "\n");
-    corral.signal(SIGTERM);
-    CHECK(corral.wait_exit() == 0);
+    CHECK(corral.stop() == 0);
     CHECK_FALSE(std::ifstream(pid_file).good());
     CHECK(read_file(victim) == kPrecious);
 }
@@ -106,10 +106,7 @@ TEST_CASE("pid_file and log.file in a directory others can write, or of a file o
     CorralProcess allowed(echo_config(1, "pid_file: " + below + "/corral.pid\n"));
     CHECK(allowed.wait_ready().size() == 1);
 
-    if (::geteuid() != 0) {
-        MESSAGE("not root: files and directories of other users cannot be made here");
-        return;
-    }
+    if (!running_as_root("files and directories of other users cannot be made here")) return;
     const std::string foreign_dir = dir.path() + "/foreign";
     REQUIRE(::mkdir(foreign_dir.c_str(), 0755) == 0);
     REQUIRE(::chown(foreign_dir.c_str(), nobody_uid(), static_cast<gid_t>(-1)) == 0);

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "tests/support/admin.hpp"
+#include "tests/support/checked_steps.hpp"
 #include "tests/support/client.hpp"
 #include "tests/support/corral_process.hpp"
 #include "tests/support/wait.hpp"
@@ -83,9 +84,7 @@ std::size_t occurrences(const std::string& text, const std::string& needle) {
 
 TEST_CASE("http: routes, the default, HEAD and the headers every response carries, seen by curl") {
     CorralProcess corral(http_config());
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
-    const std::uint16_t port = ports[0];
+    const std::uint16_t port = wait_ready_port(corral);
     const std::string base = "http://127.0.0.1:" + std::to_string(port);
 
     CHECK(curl(base + "/healthz") == "ok\n");
@@ -107,9 +106,7 @@ TEST_CASE("http: routes, the default, HEAD and the headers every response carrie
 
 TEST_CASE("http: pipelined requests are answered in order on one connection, bodies skipped") {
     CorralProcess corral(http_config());
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
-    const std::uint16_t port = ports[0];
+    const std::uint16_t port = wait_ready_port(corral);
     Fd client = connect_to("127.0.0.1", port);
     REQUIRE(send_all(client.get(),
                      "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n"
@@ -133,9 +130,7 @@ TEST_CASE("http: pipelined requests are answered in order on one connection, bod
 
 TEST_CASE("http: pipelined responses are not held back waiting for the client's ACK") {
     CorralProcess corral(http_config());
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
-    const std::uint16_t port = ports[0];
+    const std::uint16_t port = wait_ready_port(corral);
     Fd client = connect_to("127.0.0.1", port);
     std::string ten;
     for (int i = 0; i < 10; ++i) ten += "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n";
@@ -154,9 +149,7 @@ TEST_CASE("http: pipelined responses are not held back waiting for the client's 
 
 TEST_CASE("http: HTTP/1.0 closes unless it asks for keep-alive; Expect: 100-continue is answered") {
     CorralProcess corral(http_config());
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
-    const std::uint16_t port = ports[0];
+    const std::uint16_t port = wait_ready_port(corral);
     {
         Fd client = connect_to("127.0.0.1", port);
         REQUIRE(send_all(client.get(), "GET /healthz HTTP/1.0\r\n\r\n"));
@@ -182,9 +175,7 @@ TEST_CASE("http: HTTP/1.0 closes unless it asks for keep-alive; Expect: 100-cont
 
 TEST_CASE("http: hostile requests get their status and a close") {
     CorralProcess corral(http_config());
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
-    const std::uint16_t port = ports[0];
+    const std::uint16_t port = wait_ready_port(corral);
     const std::pair<std::string, std::string> cases[] = {
         {"GET /healthz HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n", "400"},
         {"GET /healthz HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n", "400"},
@@ -217,47 +208,37 @@ TEST_CASE("http: hostile requests get their status and a close") {
 // http_config with a header timeout of one second, so that slow heads are found out quickly.
 std::string http_config_with_header_timeout() { return http_config() + "      header_timeout: 1s\n"; }
 
-TEST_CASE("http: a head that trickles in for longer than http.header_timeout gets 408 and a close") {
+TEST_CASE("http: a head not complete within http.header_timeout gets 408 and a close") {
     CorralProcess corral(http_config_with_header_timeout());
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
-    const std::uint16_t port = ports[0];
+    const std::uint16_t port = wait_ready_port(corral);
     Fd client = connect_to("127.0.0.1", port);
-    REQUIRE(send_all(client.get(), "GET /healthz HTTP/1.1\r\nHost: a\r\nX-Slow: "));
-    // A byte every 200 ms, as a slowloris client sends them: never idle, never done.
     std::string reply;
-    for (int step = 0; step < 100 && reply.empty(); ++step) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));  // paces the client, as above
-        if (!send_all(client.get(), "a")) break;
-        pollfd readable{.fd = client.get(), .events = POLLIN, .revents = 0};
-        if (::poll(&readable, 1, 0) > 0) reply = read_until_closed(client.get());
+    SUBCASE("a head that trickles in for longer than the timeout") {
+        REQUIRE(send_all(client.get(), "GET /healthz HTTP/1.1\r\nHost: a\r\nX-Slow: "));
+        // A byte every 200 ms, as a slowloris client sends them: never idle, never done.
+        for (int step = 0; step < 100 && reply.empty(); ++step) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(200));  // paces the client, as above
+            if (!send_all(client.get(), "a")) break;
+            pollfd readable{.fd = client.get(), .events = POLLIN, .revents = 0};
+            if (::poll(&readable, 1, 0) > 0) reply = read_until_closed(client.get());
+        }
+        if (reply.empty()) reply = read_until_closed(client.get(), 2000);
     }
-    if (reply.empty()) reply = read_until_closed(client.get(), 2000);
-    CHECK(reply.starts_with("HTTP/1.1 408 Request Timeout\r\n"));
-    CHECK_FALSE(reply.ends_with("<still open>"));
-}
-
-TEST_CASE("http: a head that stops half-way gets 408 and a close after http.header_timeout, not timeouts.idle") {
-    CorralProcess corral(http_config_with_header_timeout());
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
-    const std::uint16_t port = ports[0];
-    Fd client = connect_to("127.0.0.1", port);
-    REQUIRE(send_all(client.get(), "GET /healthz HTTP/1.1\r\nHost: a\r\n"));
-    const auto sent_at = std::chrono::steady_clock::now();
-    // timeouts.idle is 60 s: a reply within 10 s can only come from the header timeout.
-    const std::string reply = read_until_closed(client.get(), 10'000);
-    MESSAGE("408 after " << std::chrono::duration_cast<std::chrono::milliseconds>(
-                                std::chrono::steady_clock::now() - sent_at).count() << " ms");
+    SUBCASE("a head that stops half-way, answered after the timeout and not timeouts.idle") {
+        REQUIRE(send_all(client.get(), "GET /healthz HTTP/1.1\r\nHost: a\r\n"));
+        const auto sent_at = std::chrono::steady_clock::now();
+        // timeouts.idle is 60 s: a reply within 10 s can only come from the header timeout.
+        reply = read_until_closed(client.get(), 10'000);
+        MESSAGE("408 after " << std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    std::chrono::steady_clock::now() - sent_at).count() << " ms");
+    }
     CHECK(reply.starts_with("HTTP/1.1 408 Request Timeout\r\n"));
     CHECK_FALSE(reply.ends_with("<still open>"));
 }
 
 TEST_CASE("http: a kept-alive connection waiting between requests is not cut by http.header_timeout") {
     CorralProcess corral(http_config_with_header_timeout());
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
-    const std::uint16_t port = ports[0];
+    const std::uint16_t port = wait_ready_port(corral);
     Fd client = connect_to("127.0.0.1", port);
     const std::string request = "GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n";
     REQUIRE(send_all(client.get(), request));
@@ -274,9 +255,7 @@ TEST_CASE("http: /metrics counts the requests answered by status class, over the
     const TempDir dir;
     const Address admin = unix_admin(dir);
     CorralProcess corral(http_config() + admin_yaml(admin));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
-    const std::uint16_t port = ports[0];
+    const std::uint16_t port = wait_ready_port(corral);
     const std::string base = "http://127.0.0.1:" + std::to_string(port);
     for (int i = 0; i < 3; ++i) CHECK(curl(base + "/healthz") == "ok\n");
     CHECK(curl("-o /dev/null -w '%{http_code}' " + base + "/down") == "503");
@@ -305,9 +284,7 @@ TEST_CASE("http: pipelined requests for a large page from a client that does not
     CorralProcess corral("workers: 1\nlisten:\n  - address: 127.0.0.1:0\n    service: http\n    http:\n      routes:\n"
                          "        /: {file: " + page + "}\n" + admin_yaml(admin) +
                          "limits:\n  max_output_buffer: 256KiB\n");
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
-    const std::uint16_t port = ports[0];
+    const std::uint16_t port = wait_ready_port(corral);
     Fd client = connect_to("127.0.0.1", port);
     std::string requests;
     for (int i = 0; i < 200; ++i) requests += "GET / HTTP/1.1\r\nHost: a\r\n\r\n";

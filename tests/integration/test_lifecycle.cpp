@@ -5,6 +5,7 @@
 #include <chrono>
 #include <fstream>
 
+#include "tests/support/checked_steps.hpp"
 #include "tests/support/client.hpp"
 #include "tests/support/configs.hpp"
 #include "tests/support/corral_process.hpp"
@@ -34,15 +35,14 @@ Fd connect_to_worker(const std::vector<pid_t>& workers, pid_t serving, std::uint
 
 TEST_CASE("SIGTERM stops accepting, serves open connections until they close, then exits 0") {
     CorralProcess corral(echo_config(2));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = wait_ready_port(corral);
     const std::vector<pid_t> workers = corral.workers();
-    Fd open = connect_to("127.0.0.1", ports[0]);
+    Fd open = connect_to("127.0.0.1", port);
     REQUIRE(open);
     REQUIRE(echoes(open.get(), "before"));
 
     corral.signal(SIGTERM);
-    CHECK(wait_refused(ports[0]));
+    CHECK(wait_refused(port));
     CHECK(echoes(open.get(), "while draining"));
     CHECK_FALSE(corral.wait_exit(200ms).has_value());
     open.reset();
@@ -52,9 +52,8 @@ TEST_CASE("SIGTERM stops accepting, serves open connections until they close, th
 
 TEST_CASE("SIGTERM closes connections still open after timeouts.shutdown") {
     CorralProcess corral(echo_config(1, "timeouts:\n  shutdown: 1s\n"));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
-    Fd open = connect_to("127.0.0.1", ports[0]);
+    const std::uint16_t port = wait_ready_port(corral);
+    Fd open = connect_to("127.0.0.1", port);
     REQUIRE(open);
     REQUIRE(echoes(open.get(), "lingering"));
     const auto start = std::chrono::steady_clock::now();
@@ -70,10 +69,9 @@ TEST_CASE("SIGINT and SIGQUIT stop everything without waiting for open connectio
         // A graceful stop would wait an hour for the open connection: an exit within kPatience
         // can only be the fast stop, however slow the machine.
         CorralProcess corral(echo_config(2, "timeouts:\n  shutdown: 1h\n"));
-        const auto ports = corral.wait_ready();
-        REQUIRE(ports.size() == 1);
+        const std::uint16_t port = wait_ready_port(corral);
         const std::vector<pid_t> workers = corral.workers();
-        Fd open = connect_to("127.0.0.1", ports[0]);
+        Fd open = connect_to("127.0.0.1", port);
         REQUIRE(echoes(open.get(), "about to be cut"));
         const auto start = std::chrono::steady_clock::now();
         corral.signal(signal_number);
@@ -91,11 +89,10 @@ TEST_CASE("SIGINT and SIGQUIT stop everything without waiting for open connectio
 
 TEST_CASE("a worker killed with SIGKILL is replaced and the other workers' connections live on") {
     CorralProcess corral(echo_config(2));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = wait_ready_port(corral);
     const std::vector<pid_t> workers = corral.workers();
     REQUIRE(workers.size() == 2);
-    Fd survivor = connect_to_worker(workers, workers[1], ports[0]);
+    Fd survivor = connect_to_worker(workers, workers[1], port);
     REQUIRE(survivor);
 
     ::kill(workers[0], SIGKILL);
@@ -106,21 +103,20 @@ TEST_CASE("a worker killed with SIGKILL is replaced and the other workers' conne
     const std::vector<pid_t> now = corral.workers();
     const pid_t replacement = now[0] == workers[1] ? now[1] : now[0];
     CHECK(corral.wait_for_log("worker " + std::to_string(replacement) + " is ready"));
-    Fd fresh = connect_to_worker(now, replacement, ports[0]);
+    Fd fresh = connect_to_worker(now, replacement, port);
     CHECK(fresh);
 }
 
 TEST_CASE("when the master is killed, workers close their listeners, drain and exit") {
     CorralProcess corral(echo_config(2, "timeouts:\n  shutdown: 30s\n"));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = wait_ready_port(corral);
     const std::vector<pid_t> workers = corral.workers();
-    Fd open = connect_to("127.0.0.1", ports[0]);
+    Fd open = connect_to("127.0.0.1", port);
     REQUIRE(echoes(open.get(), "before"));
 
     corral.signal(SIGKILL);
     REQUIRE(corral.wait_exit().has_value());
-    CHECK(wait_refused(ports[0]));
+    CHECK(wait_refused(port));
     CAPTURE(corral.log());
     CHECK(echoes(open.get(), "orphaned but served"));
     open.reset();
@@ -152,7 +148,6 @@ TEST_CASE("pid_file holds the master's pid while it runs; log.file receives the 
     poll_until(kPatience, [&] { return read_file(log_file).find("workers are ready") != std::string::npos; }, 20ms);
     CHECK(read_file(log_file).find("info: master: all 1 workers are ready") != std::string::npos);
     CHECK(read_file(pid_file) == std::to_string(corral.pid()) + "\n");
-    corral.signal(SIGTERM);
-    CHECK(corral.wait_exit() == 0);
+    CHECK(corral.stop() == 0);
     CHECK_FALSE(std::ifstream(pid_file).good());
 }

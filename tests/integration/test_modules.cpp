@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "tests/support/admin.hpp"
+#include "tests/support/checked_steps.hpp"
 #include "tests/support/client.hpp"
 #include "tests/support/corral_process.hpp"
 #include "tests/support/wait.hpp"
@@ -43,16 +44,6 @@ std::string module_config(const std::string& module, const std::string& settings
     return yaml;
 }
 
-// Polls /status until the reload count (good and failed) reaches `count`.
-nlohmann::json wait_for_reloads(const Address& admin, int count) {
-    nlohmann::json status;
-    poll_until(kPatience, [&] {
-        status = admin_status(admin);
-        return status.is_object() && status["reloads"].get<int>() + status["reload_failures"].get<int>() >= count;
-    }, 100ms);
-    return status;
-}
-
 std::string check_errors(const TempDir& dir, const std::string& config) {
     const std::string file = dir.write("check.yaml", config);
     const CommandResult result = run_corral({"check", "-c", file});
@@ -67,10 +58,9 @@ TEST_CASE("modules: the echo module echoes, in every worker") {
     const std::string echo = copy_module(modules, "CORRAL_MODULE_ECHO", "echo.so");
     CHECK(check_errors(modules, module_config(echo)).empty());
     CorralProcess corral(module_config(echo));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = wait_ready_port(corral);
     for (int i = 0; i < 20; ++i) {
-        Fd client = connect_to("127.0.0.1", ports[0]);
+        Fd client = connect_to("127.0.0.1", port);
         REQUIRE(echoes(client.get(), "through the module " + std::to_string(i)));
     }
 }
@@ -79,24 +69,20 @@ TEST_CASE("modules: workers that dropped privileges load the module the root mas
     TempDir modules;
     const std::string echo = copy_module(modules, "CORRAL_MODULE_ECHO", "echo.so");
     CorralProcess corral("user: nobody\n" + module_config(echo));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = wait_ready_port(corral);
     for (pid_t worker : corral.workers()) {
         struct stat process {};
         REQUIRE(::stat(("/proc/" + std::to_string(worker)).c_str(), &process) == 0);
         CHECK(process.st_uid == 65534);
     }
-    Fd client = connect_to("127.0.0.1", ports[0]);
-    CHECK(echoes(client.get(), "as nobody"));
+    CHECK(new_connection_echoes(port, "as nobody"));
 }
 
 TEST_CASE("modules: settings reach the module, and it logs through corral") {
     TempDir modules;
-    const std::string fixture = copy_module(modules, "CORRAL_MODULE_FIXTURE", "fixture.so");
-    CorralProcess corral(module_config(fixture, "{greeting: \"hello\\n\", nested: {ignored: [1, 2]}}"));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
-    Fd client = connect_to("127.0.0.1", ports[0]);
+    CorralProcess corral(module_config(copy_module(modules, "CORRAL_MODULE_FIXTURE", "fixture.so"), "{greeting: \"hello\\n\", nested: {ignored: [1, 2]}}"));
+    const std::uint16_t port = wait_ready_port(corral);
+    Fd client = connect_to("127.0.0.1", port);
     CHECK(receive_exactly(client.get(), 6) == "hello\n");
     CHECK(echoes(client.get(), "after the greeting"));
     CHECK(corral.wait_for_log("module fixture: fixture started"));
@@ -175,9 +161,7 @@ TEST_CASE("modules: a reload whose module does not start fails with the module's
     const std::string fixture = copy_module(modules, "CORRAL_MODULE_FIXTURE", "fixture.so");
     const Address admin = unix_admin(modules);
     CorralProcess corral(module_config(fixture, "{greeting: \"v1\\n\"}", admin));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
-    const std::uint16_t port = ports[0];
+    const std::uint16_t port = wait_ready_port(corral);
     const std::vector<pid_t> workers = corral.workers();
 
     corral.write_config(module_config(fixture, "{fail_start: \"the backend is not configured\"}", admin));
@@ -206,27 +190,22 @@ TEST_CASE("modules: a module that crashes in every start ends the start, and fai
     }
     const Address admin = unix_admin(modules);
     CorralProcess corral(module_config(fixture, "{}", admin));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
-    const std::uint16_t port = ports[0];
+    const std::uint16_t port = wait_ready_port(corral);
     corral.write_config(module_config(fixture, "{crash_at_start: yes}", admin));
     const CommandResult reload = run_corral({"reload", "-c", corral.config_path()});
     CHECK(reload.exit_code == 1);
     CHECK(reload.err.find("killed by signal 6") != std::string::npos);
-    Fd client = connect_to("127.0.0.1", port);
-    CHECK(echoes(client.get(), "the old generation"));
+    CHECK(new_connection_echoes(port, "the old generation"));
 }
 
 TEST_CASE("modules: a module that crashes on a connection takes only its worker's connections, and is replaced") {
     TempDir modules;
-    const std::string fixture = copy_module(modules, "CORRAL_MODULE_FIXTURE", "fixture.so");
-    CorralProcess corral(module_config(fixture, "{crash_on: boom}"));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
+    CorralProcess corral(module_config(copy_module(modules, "CORRAL_MODULE_FIXTURE", "fixture.so"), "{crash_on: boom}"));
+    const std::uint16_t port = wait_ready_port(corral);
     // Enough connections that the balanced accept gives both workers some.
     std::vector<Fd> clients;
     for (int i = 0; i < 40; ++i) {
-        clients.push_back(connect_to("127.0.0.1", ports[0]));
+        clients.push_back(connect_to("127.0.0.1", port));
         REQUIRE(echoes(clients.back().get(), "before"));
     }
     const std::vector<pid_t> before = corral.workers();
@@ -240,17 +219,14 @@ TEST_CASE("modules: a module that crashes on a connection takes only its worker'
     CHECK(alive >= 1);
     CHECK(alive < 39);
     REQUIRE(corral.wait_for_workers(2, {}, kPatience));
-    Fd fresh = connect_to("127.0.0.1", ports[0]);
-    CHECK(echoes(fresh.get(), "a new connection"));
+    CHECK(new_connection_echoes(port, "a new connection"));
 }
 
 TEST_CASE("modules: redis-cli and redis-benchmark, unmodified, speak RESP to the resp module") {
     TempDir modules;
     const std::string resp = copy_module(modules, "CORRAL_MODULE_RESP", "resp.so");
     CorralProcess corral(module_config(resp));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
-    const std::uint16_t port = ports[0];
+    const std::uint16_t port = wait_ready_port(corral);
     const std::string cli = "redis-cli -h 127.0.0.1 -p " + std::to_string(port) + " ";
     CHECK(shell_output(cli + "PING") == "PONG\n");
     CHECK(shell_output(cli + "ping 'hello there'") == "hello there\n");
@@ -273,9 +249,7 @@ TEST_CASE("modules: a reload deploys a new version of a module under load, refus
     TempDir modules;
     const std::string path = copy_module(modules, "CORRAL_MODULE_VERSIONED_V1", "versioned.so");
     CorralProcess corral(module_config(path, "{}", unix_admin(modules)));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
-    const std::uint16_t port = ports[0];
+    const std::uint16_t port = wait_ready_port(corral);
 
     // 200 long-lived connections in ping-pong, and clients that connect, read the greeting,
     // echo and close, all the while.
@@ -333,9 +307,8 @@ TEST_CASE("modules: a module that never consumes its input gets its connection c
     TempDir modules;
     const std::string fixture = copy_module(modules, "CORRAL_MODULE_FIXTURE", "fixture.so");
     CorralProcess corral(module_config(fixture, "{hoard: yes}"));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
-    Fd client = connect_to("127.0.0.1", ports[0]);
+    const std::uint16_t port = wait_ready_port(corral);
+    Fd client = connect_to("127.0.0.1", port);
     const std::string chunk(64 * 1024, 'h');
     std::size_t sent = 0;
     // Without the bound all 64 MiB go in; with it, 1 MiB and what the kernel's buffers hold.
@@ -351,8 +324,7 @@ TEST_CASE("modules: a worker replaced between a rename and the reload loads its 
     const std::string path = copy_module(modules, "CORRAL_MODULE_VERSIONED_V1", "versioned.so");
     CorralProcess corral("workers: 1\nlisten:\n  - address: 127.0.0.1:0\n    service: module\n    module:\n      path: " +
                          path + "\n");
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = wait_ready_port(corral);
     const std::string staged = modules.path() + "/versioned.so.new";
     std::filesystem::copy_file(std::getenv("CORRAL_MODULE_VERSIONED_V2"), staged);
     ::chmod(staged.c_str(), 0755);
@@ -362,7 +334,7 @@ TEST_CASE("modules: a worker replaced between a rename and the reload loads its 
     REQUIRE(before.size() == 1);
     ::kill(before[0], SIGKILL);
     REQUIRE(corral.wait_for_workers(1, before));
-    Fd client = connect_to("127.0.0.1", ports[0]);
+    Fd client = connect_to("127.0.0.1", port);
     CHECK(receive_exactly(client.get(), 3) == "v1\n");
 }
 
@@ -371,8 +343,7 @@ TEST_CASE("modules: replacements that keep crashing in their start stop after ei
     const std::string fixture = copy_module(modules, "CORRAL_MODULE_FIXTURE", "fixture.so");
     const std::string trigger = modules.path() + "/crash-now";
     CorralProcess corral(module_config(fixture, "{crash_at_start_if: " + trigger + "}"));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = wait_ready_port(corral);
     const std::vector<pid_t> first = corral.workers();
     REQUIRE(first.size() == 2);
     modules.write("crash-now", "");
@@ -380,7 +351,7 @@ TEST_CASE("modules: replacements that keep crashing in their start stop after ei
     // Backoff 0, 100, 200, ... 6400 ms: eight replacements in about 13 s, all dying in their start.
     CHECK(corral.wait_for_log("no more replacements for generation 1 until a reload", kPatience + 30s));
     CHECK(corral.workers() == std::vector<pid_t>{first[1]});
-    Fd client = connect_to("127.0.0.1", ports[0]);
+    Fd client = connect_to("127.0.0.1", port);
     CHECK(echoes(client.get(), "the survivor serves"));
     ::kill(first[1], SIGKILL);
     CHECK(corral.wait_exit() == 1);

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "tests/support/admin.hpp"
+#include "tests/support/checked_steps.hpp"
 #include "tests/support/client.hpp"
 #include "tests/support/corral_process.hpp"
 #include "tests/support/wait.hpp"
@@ -26,16 +27,6 @@ namespace {
 // stays the same: naming the port the kernel chose would ask for a second socket on it.
 std::string reload_config(int workers, const Address& admin, const std::string& extra = "") {
     return "workers: " + std::to_string(workers) + "\nlisten:\n  - address: 127.0.0.1:0\n" + extra + admin_yaml(admin);
-}
-
-// Waits until /status says the reload count reached `count`; returns the status then.
-nlohmann::json wait_reloads(const Address& admin, int count) {
-    nlohmann::json status;
-    poll_until(kPatience, [&] {
-        status = admin_status(admin);
-        return status.is_object() && status["reloads"].get<int>() + status["reload_failures"].get<int>() >= count;
-    }, 5ms);
-    return status;
 }
 
 // The port of the listener on `host` that /status reports, 0 if there is none.
@@ -75,9 +66,7 @@ TEST_CASE("20 reloads under load: no connection refused, reset or corrupted; lon
     const TempDir dir;
     const Address admin = unix_admin(dir);
     CorralProcess corral(reload_config(2, admin));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
-    const std::uint16_t port = ports[0];
+    const std::uint16_t port = wait_ready_port(corral);
 
     std::vector<Fd> long_lived;
     for (int i = 0; i < 20; ++i) {
@@ -103,7 +92,7 @@ TEST_CASE("20 reloads under load: no connection refused, reset or corrupted; lon
         corral.write_config(reload_config(i % 2 == 1 ? 3 : 2, admin));
         const auto start = std::chrono::steady_clock::now();
         corral.signal(SIGHUP);
-        const nlohmann::json status = wait_reloads(admin, i);
+        const nlohmann::json status = wait_for_reloads(admin, i);
         reload_ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
         REQUIRE(status["last_reload"]["result"] == "ok");
         CHECK(status["generation"] == i + 1);
@@ -129,9 +118,7 @@ TEST_CASE("an invalid config is rejected by corral reload and by the master, and
     const TempDir dir;
     const Address admin = unix_admin(dir);
     CorralProcess corral(reload_config(2, admin));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
-    const std::uint16_t port = ports[0];
+    const std::uint16_t port = wait_ready_port(corral);
     const std::vector<pid_t> workers = corral.workers();
 
     corral.write_config(reload_config(2, admin, "limits:\n  read_buffer: 16KB\n"));
@@ -141,14 +128,13 @@ TEST_CASE("an invalid config is rejected by corral reload and by the master, and
 
     // Signalled directly, the master rejects it too and says why in /status.
     corral.signal(SIGHUP);
-    const nlohmann::json status = wait_reloads(admin, 1);
+    const nlohmann::json status = wait_for_reloads(admin, 1);
     CHECK(status["last_reload"]["result"] == "failed");
     CHECK(status["last_reload"]["error"].get<std::string>().find(":5:16:") != std::string::npos);
     CHECK(status["generation"] == 1);
     CHECK(status["reload_failures"] == 1);
     CHECK(corral.workers() == workers);
-    Fd client = connect_to("127.0.0.1", port);
-    CHECK(echoes(client.get(), "still serving"));
+    CHECK(new_connection_echoes(port, "still serving"));
 }
 
 TEST_CASE("reloads that add a listener, remove one, and ask for an address already taken") {
@@ -164,9 +150,7 @@ TEST_CASE("reloads that add a listener, remove one, and ask for an address alrea
         return yaml + admin_yaml(admin);
     };
     CorralProcess corral(listening_on({first_entry}));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
-    const std::uint16_t first = ports[0];
+    const std::uint16_t first = wait_ready_port(corral);
     Fd before = connect_to("127.0.0.1", first);
     REQUIRE(echoes(before.get(), "on the first listener"));
 

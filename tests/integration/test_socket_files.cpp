@@ -69,8 +69,7 @@ TEST_CASE("a unix socket passed by socket activation is not removed when corral 
     REQUIRE(corral.wait_ready().size() == 1);
     CHECK(echoes(first.get(), "activated"));
     first.reset();
-    corral.signal(SIGTERM);
-    CHECK(corral.wait_exit() == 0);
+    CHECK(corral.stop() == 0);
     CHECK(socket_file(path));
 }
 
@@ -86,8 +85,7 @@ TEST_CASE("the admin unix socket is its owner's alone, or admin.group's, and goe
         CHECK(st->st_uid == ::geteuid());
         const CommandResult status = run_corral({"status", "-c", corral.config_path()});
         CHECK(status.exit_code == 0);
-        corral.signal(SIGTERM);
-        CHECK(corral.wait_exit() == 0);
+        CHECK(corral.stop() == 0);
         CHECK_FALSE(socket_file(admin));
         CHECK_FALSE(socket_file(dir.path() + "/echo.sock"));
     }
@@ -114,8 +112,7 @@ TEST_CASE("a socket file that is no longer the one corral bound is left alone") 
     Fd ours = bind_unix(path);
     const auto before = socket_file(path);
     REQUIRE(before);
-    corral.signal(SIGTERM);
-    CHECK(corral.wait_exit() == 0);
+    CHECK(corral.stop() == 0);
     const auto after = socket_file(path);
     REQUIRE(after);
     CHECK(after->st_ino == before->st_ino);

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "tests/support/admin.hpp"
+#include "tests/support/checked_steps.hpp"
 #include "tests/support/client.hpp"
 #include "tests/support/configs.hpp"
 #include "tests/support/corral_process.hpp"
@@ -413,8 +414,7 @@ TEST_CASE("storm: kill -9 of a random worker every 200 ms for 20 s under ping-po
     const Address admin = unix_admin(dir);
     // The master's RSS is compared within 512 KiB: see asan_quarantine.
     CorralProcess corral(admin_config(kWorkers, admin), asan_quarantine(0));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = wait_ready_port(corral);
     const pid_t master = corral.pid();
 
     // Warm-up: one replacement and a hundred admin requests before the baseline, so that what
@@ -429,7 +429,7 @@ TEST_CASE("storm: kill -9 of a random worker every 200 ms for 20 s under ping-po
     }
 
     KillLog kills;
-    PingPong ping_pong(ports[0], kConnections, corral, kills);
+    PingPong ping_pong(port, kConnections, corral, kills);
     Threads threads;
     threads.start([&] { ping_pong.run(threads.stop); });
     // Every connection answers once before the storm begins.
@@ -457,7 +457,7 @@ TEST_CASE("storm: kill -9 of a random worker every 200 ms for 20 s under ping-po
         const pid_t victim = live[std::uniform_int_distribution<std::size_t>(0, live.size() - 1)(random)];
         // Which connections it holds, in case the client has not looked them up yet.
         std::vector<std::uint16_t> held;
-        for (const auto& [client_port, owner] : connection_owners(ports[0], {victim})) held.push_back(client_port);
+        for (const auto& [client_port, owner] : connection_owners(port, {victim})) held.push_back(client_port);
         kills.add(victim, std::move(held));
         ::kill(victim, SIGKILL);
     }
@@ -515,8 +515,7 @@ TEST_CASE("storm: workers killed and replaced while /status is polled back to ba
     const TempDir dir;
     const Address admin = unix_admin(dir);
     CorralProcess corral(admin_config(kWorkers, admin));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
+    REQUIRE(corral.wait_ready().size() == 1);
     const pid_t master = corral.pid();
     REQUIRE(wait_settled(corral, admin, kWorkers, kPatience));
 
@@ -583,21 +582,20 @@ TEST_CASE("storm: workers stopped and continued at random for 10 s while clients
     const TempDir dir;
     const Address admin = unix_admin(dir);
     CorralProcess corral(admin_config(kWorkers, admin, "timeouts:\n  heartbeat: 5s\n"));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = wait_ready_port(corral);
     const std::vector<pid_t> workers = corral.workers();
     REQUIRE(workers.size() == kWorkers);
 
     std::vector<Fd> long_lived;
     for (int i = 0; i < 30; ++i) {
-        long_lived.push_back(connect_to("127.0.0.1", ports[0]));
+        long_lived.push_back(connect_to("127.0.0.1", port));
         REQUIRE(echoes(long_lived.back().get(), "opened before the storm"));
     }
 
     Threads threads;
     ChurnStats churned;
     std::atomic<std::uint64_t> long_lived_echoes{0}, long_lived_failures{0};
-    for (std::uint32_t seed = 0; seed < 2; ++seed) threads.start([&, seed] { churn(ports[0], threads.stop, churned, seed); });
+    for (std::uint32_t seed = 0; seed < 2; ++seed) threads.start([&, seed] { churn(port, threads.stop, churned, seed); });
     threads.start([&] {
         for (std::uint32_t round = 0; !threads.stop; ++round) {
             for (Fd& connection : long_lived) {
@@ -663,8 +661,7 @@ TEST_CASE("storm: workers stopped and continued at random for 10 s while clients
     CHECK(churned.broken == 0);
     CHECK(long_lived_failures == 0);
     CHECK(still_echo == long_lived.size());
-    Fd fresh = connect_to("127.0.0.1", ports[0]);
-    CHECK(echoes(fresh.get(), "a new connection after the storm"));
+    CHECK(new_connection_echoes(port, "a new connection after the storm"));
 }
 
 namespace {
@@ -688,8 +685,7 @@ TEST_CASE("storm: 100 SIGHUPs within a second: bounded reloads, no leaked genera
     const TempDir dir;
     const Address admin = unix_admin(dir);
     CorralProcess corral(admin_config(kWorkers, admin, ""));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = wait_ready_port(corral);
     const pid_t master = corral.pid();
     REQUIRE(wait_settled(corral, admin, kWorkers, kPatience));
     const std::size_t fds_before = steady_fd_count(master);
@@ -697,12 +693,12 @@ TEST_CASE("storm: 100 SIGHUPs within a second: bounded reloads, no leaked genera
 
     std::vector<Fd> long_lived;
     for (int i = 0; i < 4; ++i) {
-        long_lived.push_back(connect_to("127.0.0.1", ports[0]));
+        long_lived.push_back(connect_to("127.0.0.1", port));
         REQUIRE(echoes(long_lived.back().get(), "opened before the reloads"));
     }
     Threads threads;
     ChurnStats churned;
-    threads.start([&] { churn(ports[0], threads.stop, churned, 1); });
+    threads.start([&] { churn(port, threads.stop, churned, 1); });
 
     const auto start = Clock::now();
     for (int i = 0; i < 100; ++i) {
@@ -751,8 +747,7 @@ TEST_CASE("storm: 100 SIGHUPs within a second: bounded reloads, no leaked genera
     CAPTURE(fds_listed_before);
     CAPTURE(fd_listing(master));
     CHECK(fds_after == fds_before);
-    Fd fresh = connect_to("127.0.0.1", ports[0]);
-    CHECK(echoes(fresh.get(), "served by the newest generation"));
+    CHECK(new_connection_echoes(port, "served by the newest generation"));
 }
 
 namespace {
@@ -819,34 +814,47 @@ std::size_t count_wrong(const std::vector<Waiting>& clients) {
     return static_cast<std::size_t>(std::count_if(clients.begin(), clients.end(), [](const Waiting& c) { return c.wrong; }));
 }
 
+// What the master and one worker did over a 3 s window in which the test only watches: the CPU
+// time each used and the log lines written. Waiting, a process uses next to nothing; in a busy
+// loop it uses the whole window.
+struct WatchedWindow {
+    double seconds;
+    double master_cpu;
+    double worker_cpu;
+    std::size_t log_lines;
+};
+
+WatchedWindow watch_for_a_while(const CorralProcess& corral, pid_t master, pid_t worker) {
+    const std::size_t lines_before = count_lines(corral.log());
+    const double master_cpu_before = cpu_seconds(master);
+    const double worker_cpu_before = cpu_seconds(worker);
+    const auto window_start = Clock::now();
+    std::this_thread::sleep_for(3s);  // the measurement window
+    return {.seconds = seconds_since(window_start),
+            .master_cpu = cpu_seconds(master) - master_cpu_before,
+            .worker_cpu = cpu_seconds(worker) - worker_cpu_before,
+            .log_lines = count_lines(corral.log()) - lines_before};
+}
+
 }  // namespace
 
 TEST_CASE("storm: a worker out of descriptors (limits.nofile 64, twice as many clients) waits without spinning") {
     constexpr std::uint64_t kNofile = 64;
     const TempDir dir;
     CorralProcess corral(admin_config(1, unix_admin(dir), "limits:\n  nofile: " + std::to_string(kNofile) + "\n"));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = wait_ready_port(corral);
     const pid_t master = corral.pid();
     const pid_t worker = corral.workers().at(0);
     const std::size_t master_fds_before = steady_fd_count(master);
     const std::size_t worker_fds_before = steady_fd_count(worker);
     const std::size_t allowed = kNofile - worker_fds_before;
 
-    std::vector<Waiting> clients = open_waiting(ports[0], 2 * allowed);
+    std::vector<Waiting> clients = open_waiting(port, 2 * allowed);
     REQUIRE(std::all_of(clients.begin(), clients.end(), [](const Waiting& c) { return c.fd.valid(); }));
     REQUIRE(corral.wait_for_log("failed: Too many open files"));
 
     // The shortage lasts while the clients stay: the worker must wait, not spin or log on.
-    const std::size_t lines_before = count_lines(corral.log());
-    const double worker_cpu_before = cpu_seconds(worker);
-    const double master_cpu_before = cpu_seconds(master);
-    const auto window_start = Clock::now();
-    std::this_thread::sleep_for(3s);  // the measurement window
-    const double window = seconds_since(window_start);
-    const double worker_cpu = cpu_seconds(worker) - worker_cpu_before;
-    const double master_cpu = cpu_seconds(master) - master_cpu_before;
-    const std::size_t lines_during = count_lines(corral.log()) - lines_before;
+    const auto [window, master_cpu, worker_cpu, lines_during] = watch_for_a_while(corral, master, worker);
 
     // Those the worker could accept were echoed; as clients leave, every waiting one is served.
     const std::size_t served_while_short = collect_echoes(clients, 2s, false);
@@ -855,7 +863,7 @@ TEST_CASE("storm: a worker out of descriptors (limits.nofile 64, twice as many c
     }
     const std::size_t waiting = clients.size() - served_while_short;
     const std::size_t served_after = collect_echoes(clients, kPatience, true);
-    Fd fresh = connect_to("127.0.0.1", ports[0]);
+    Fd fresh = connect_to("127.0.0.1", port);
     const bool fresh_echoes = echoes(fresh.get(), "after the shortage");
     fresh.reset();
     poll_until(5s, [&] { return open_fd_count(worker) == worker_fds_before; });
@@ -890,8 +898,7 @@ TEST_CASE("storm: the master's admin endpoint out of descriptors (twice as many 
     constexpr std::uint64_t kNofile = 24;
     // On TCP, so that the clients come from several addresses.
     CorralProcess corral(admin_config(1, ephemeral_admin(), "limits:\n  nofile: " + std::to_string(kNofile) + "\n"));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = wait_ready_port(corral);
     const Address admin = admin_address(corral);
     const pid_t master = corral.pid();
     const pid_t worker = corral.workers().at(0);
@@ -910,15 +917,7 @@ TEST_CASE("storm: the master's admin endpoint out of descriptors (twice as many 
     // Short of descriptors: the master holds all it may.
     REQUIRE(poll_until(10s, [&] { return open_fd_count(master) >= kNofile; }));
 
-    const std::size_t lines_before = count_lines(corral.log());
-    const double master_cpu_before = cpu_seconds(master);
-    const double worker_cpu_before = cpu_seconds(worker);
-    const auto window_start = Clock::now();
-    std::this_thread::sleep_for(3s);  // the measurement window
-    const double window = seconds_since(window_start);
-    const double master_cpu = cpu_seconds(master) - master_cpu_before;
-    const double worker_cpu = cpu_seconds(worker) - worker_cpu_before;
-    const std::size_t lines_during = count_lines(corral.log()) - lines_before;
+    const auto [window, master_cpu, worker_cpu, lines_during] = watch_for_a_while(corral, master, worker);
 
     clients.clear();
     // Service resumes: /healthz answers again once the clients have left.
@@ -928,7 +927,7 @@ TEST_CASE("storm: the master's admin endpoint out of descriptors (twice as many 
         return health && health->status == 200;
     });
     const double resume_seconds = seconds_since(resume_start);
-    Fd client = connect_to("127.0.0.1", ports[0]);
+    Fd client = connect_to("127.0.0.1", port);
     const bool echo_works = echoes(client.get(), "the workers serve throughout");
     client.reset();
     poll_until(10s, [&] { return open_fd_count(master) == master_fds_before; });
@@ -968,8 +967,7 @@ TEST_CASE("storm: 60 s of connect-echo-close churn: every process's RSS and desc
     const Address admin = unix_admin(dir);
     // RSS is compared within 5 %, and the warm-up fills a 1 MiB quarantine: see asan_quarantine.
     CorralProcess corral(admin_config(kWorkers, admin), asan_quarantine(1));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = wait_ready_port(corral);
     const std::vector<pid_t> processes = corral_processes(corral);
     REQUIRE(processes.size() == kWorkers + 1);
 
@@ -977,7 +975,7 @@ TEST_CASE("storm: 60 s of connect-echo-close churn: every process's RSS and desc
     auto run_churn = [&](std::chrono::seconds duration, const std::function<void()>& every_10s) {
         Threads threads;
         for (int seed = 0; seed < kClientThreads; ++seed) {
-            threads.start([&, seed] { churn(ports[0], threads.stop, churned, static_cast<std::uint32_t>(seed)); });
+            threads.start([&, seed] { churn(port, threads.stop, churned, static_cast<std::uint32_t>(seed)); });
         }
         const auto start = Clock::now();
         for (auto next = start + 10s; next <= start + duration; next += 10s) {
@@ -1089,8 +1087,7 @@ TEST_CASE("storm: the config file replaced by garbage, a directory, an unreadabl
     const Address admin = unix_admin(dir);
     const std::string valid_config = admin_config(2, admin);
     CorralProcess corral(valid_config);
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = wait_ready_port(corral);
     const std::string path = corral.config_path();
     REQUIRE(corral.workers().size() == 2);
 
@@ -1141,7 +1138,7 @@ TEST_CASE("storm: the config file replaced by garbage, a directory, an unreadabl
         // Each case on its own: what the one before did to the workers is not counted again.
         CHECK(wait_settled(corral, admin, 2, kPatience));
         const std::vector<pid_t> workers = corral.workers();
-        Fd long_lived = connect_to("127.0.0.1", ports[0]);
+        Fd long_lived = connect_to("127.0.0.1", port);
         CHECK(echoes(long_lived.get(), "opened before " + bad.what));
         std::filesystem::remove_all(path);
         bad.make(path, elsewhere);
@@ -1182,7 +1179,7 @@ TEST_CASE("storm: the config file replaced by garbage, a directory, an unreadabl
         CHECK(status_pids(status) == workers);
         CHECK(corral.workers() == workers);
         CHECK(echoes(long_lived.get(), "still served after " + bad.what));
-        Fd fresh = connect_to("127.0.0.1", ports[0]);
+        Fd fresh = connect_to("127.0.0.1", port);
         CHECK(echoes(fresh.get(), "a new connection after " + bad.what));
         const auto [probe_count, bad_probes, slowest] = probes_since(case_start);
         MESSAGE(bad.what, ": /healthz during this case (", seconds_since(case_start), " s): ", probe_count, " requests, ", bad_probes,

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "tests/support/admin.hpp"
+#include "tests/support/checked_steps.hpp"
 #include "tests/support/client.hpp"
 #include "tests/support/configs.hpp"
 #include "tests/support/corral_process.hpp"
@@ -28,6 +29,18 @@ using Clock = std::chrono::steady_clock;
 
 double elapsed_ms(Clock::time_point since) {
     return std::chrono::duration<double, std::milli>(Clock::now() - since).count();
+}
+
+// Sends signal_number to the index-th of the two workers and waits until two others are ready;
+// prints how long that took after `what`, and returns the worker it signalled.
+pid_t replace_worker(const CorralProcess& corral, const Address& admin, std::size_t index, int signal_number,
+                     const std::string& what) {
+    const pid_t worker = corral.workers().at(index);
+    const auto start = Clock::now();
+    ::kill(worker, signal_number);
+    REQUIRE(wait_ready_workers(admin, 2, {worker}));
+    MESSAGE(what, ": ", elapsed_ms(start), " ms");
+    return worker;
 }
 
 // A copy of the corral binary that a test runs and can then replace, so that a binary upgrade
@@ -100,11 +113,7 @@ TEST_CASE("a worker killed with SIGKILL is replaced by a ready worker") {
     const Address admin = unix_admin(dir);
     CorralProcess corral(admin_config(2, admin));
     REQUIRE(corral.wait_ready().size() == 1);
-    const std::vector<pid_t> workers = corral.workers();
-    const auto start = Clock::now();
-    ::kill(workers[0], SIGKILL);
-    REQUIRE(wait_ready_workers(admin, 2, {workers[0]}));
-    MESSAGE("kill -9 to replacement ready: ", elapsed_ms(start), " ms");
+    replace_worker(corral, admin, 0, SIGKILL, "kill -9 to replacement ready");
     CHECK(admin_status(admin)["worker_restarts"] == 1);
 }
 
@@ -113,13 +122,9 @@ TEST_CASE("a stopped worker misses its heartbeats and is killed and replaced") {
     const Address admin = unix_admin(dir);
     CorralProcess corral(admin_config(2, admin, "timeouts:\n  heartbeat: 1s\n"));
     REQUIRE(corral.wait_ready().size() == 1);
-    const std::vector<pid_t> workers = corral.workers();
-    const auto start = Clock::now();
-    ::kill(workers[1], SIGSTOP);
-    REQUIRE(wait_ready_workers(admin, 2, {workers[1]}));
-    MESSAGE("SIGSTOP to replacement ready with heartbeat 1s: ", elapsed_ms(start), " ms");
-    CHECK(corral.wait_for_log("worker " + std::to_string(workers[1]) + " sent no heartbeat"));
-    CHECK(wait_gone(workers[1]));
+    const pid_t stopped = replace_worker(corral, admin, 1, SIGSTOP, "SIGSTOP to replacement ready with heartbeat 1s");
+    CHECK(corral.wait_for_log("worker " + std::to_string(stopped) + " sent no heartbeat"));
+    CHECK(wait_gone(stopped));
 }
 
 TEST_CASE("a master that was itself stopped for a while reads its workers' heartbeats before judging them") {
@@ -180,8 +185,7 @@ TEST_CASE("SIGTTIN adds a worker, SIGTTOU removes one, never below one") {
     const TempDir dir;
     const Address admin = unix_admin(dir);
     CorralProcess corral(admin_config(2, admin));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = wait_ready_port(corral);
     // One signal at a time: the kernel merges a second identical signal that is still pending.
     corral.signal(SIGTTIN);
     CHECK(wait_ready_workers(admin, 3));
@@ -193,17 +197,13 @@ TEST_CASE("SIGTTIN adds a worker, SIGTTOU removes one, never below one") {
     CHECK(corral.wait_for_log("already down to one worker"));
     CHECK(wait_ready_workers(admin, 1));
     CHECK(corral.wait_for_workers(1));
-    Fd client = connect_to("127.0.0.1", ports[0]);
-    CHECK(echoes(client.get(), "one worker left"));
+    CHECK(new_connection_echoes(port, "one worker left"));
 }
 
 TEST_CASE("SIGUSR1 reopens the log file in master and workers after it was renamed") { check_log_reopened(""); }
 
 TEST_CASE("SIGUSR1 reaches workers that dropped privileges and could not open the file themselves") {
-    if (::geteuid() != 0) {
-        MESSAGE("not root: no privileges to drop here");
-        return;
-    }
+    if (!running_as_root("no privileges to drop here")) return;
     // The log directory is root's alone (mode 0700): only the master can create files there.
     check_log_reopened("user: nobody\n");
 }
@@ -216,9 +216,7 @@ TEST_CASE("SIGUSR2 under load: a new master takes over with zero failed connecti
         return "workers: 2\nlisten:\n  - address: " + listen + "\n" + admin_yaml(admin) + "pid_file: " + pid_file + "\n";
     };
     CorralProcess corral(config("127.0.0.1:0"));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
-    const std::uint16_t port = ports[0];
+    const std::uint16_t port = wait_ready_port(corral);
     // The new master reads the file: it names the address of the socket handed over.
     corral.write_config(config("127.0.0.1:" + std::to_string(port)));
     const pid_t old_master = corral.pid();
@@ -263,16 +261,14 @@ TEST_CASE("SIGUSR2 under load: a new master takes over with zero failed connecti
     CHECK(admin_status(admin)["pid"] == new_master);
     CHECK(read_file(pid_file) == std::to_string(new_master) + "\n");
     MESSAGE(made.load(), " connections during the upgrade, ", failed.load(), " failed");
-    corral.signal(SIGTERM);
-    CHECK(corral.wait_exit() == 0);
+    CHECK(corral.stop() == 0);
 }
 
 TEST_CASE("SIGUSR2 with a new binary that fails to start: the old master keeps serving and says why") {
     ReplaceableBinary binary;
     const std::unique_ptr<CorralProcess> started = binary.start(echo_config(1));
     CorralProcess& corral = *started;
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = wait_ready_port(corral);
     const std::vector<pid_t> workers = corral.workers();
 
     binary.replace_with_script("exit 1");
@@ -280,8 +276,7 @@ TEST_CASE("SIGUSR2 with a new binary that fails to start: the old master keeps s
     CHECK(corral.wait_for_log("binary upgrade failed: the new master"));
     CHECK(corral.log().find("exited before it was ready; this master keeps serving") != std::string::npos);
     CHECK(corral.workers() == workers);
-    Fd client = connect_to("127.0.0.1", ports[0]);
-    CHECK(echoes(client.get(), "served by the old master"));
+    CHECK(new_connection_echoes(port, "served by the old master"));
 }
 
 TEST_CASE("a stop during a binary upgrade stops the still-starting new master too") {
@@ -298,8 +293,7 @@ TEST_CASE("a stop during a binary upgrade stops the still-starting new master to
     const std::size_t at = log.find(" as pid ");
     REQUIRE(at != std::string::npos);
     const pid_t new_master = std::stoi(log.substr(at + 8));
-    corral.signal(SIGTERM);
-    CHECK(corral.wait_exit() == 0);
+    CHECK(corral.stop() == 0);
     CHECK(corral.log().find("stopping the new master " + std::to_string(new_master)) != std::string::npos);
     CHECK(wait_gone(new_master));
 }

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "tests/support/admin.hpp"
+#include "tests/support/checked_steps.hpp"
 #include "tests/support/client.hpp"
 #include "tests/support/configs.hpp"
 #include "tests/support/corral_process.hpp"
@@ -46,6 +47,28 @@ void check_without_privileges(pid_t worker) {
         CHECK(status_field(worker, set) == "0000000000000000");
     }
     CHECK(status_field(worker, "NoNewPrivs") == "1");
+}
+
+// What a binary upgrade (SIGUSR2) announced to systemd: the index of the MAINPID= message among
+// everything sent, and the new master it names.
+struct Upgrade {
+    int message;
+    pid_t new_master;
+};
+
+Upgrade upgrade(const CorralProcess& corral, const NotifySocket& notify) {
+    corral.signal(SIGUSR2);
+    const int message = notify.wait_for("MAINPID=");
+    CAPTURE(corral.log());
+    REQUIRE(message >= 0);
+    const std::string text = notify.messages()[static_cast<std::size_t>(message)];
+    return {message, static_cast<pid_t>(std::stoi(text.substr(text.find('=') + 1)))};
+}
+
+// The old master exits cleanly once the upgrade is done; from then on the test watches the new one.
+void hand_over(CorralProcess& corral, pid_t new_master) {
+    CHECK(corral.wait_exit() == 0);
+    corral.adopt(new_master);
 }
 
 // A group with so many members that its entry is far larger than the usual lookup buffer,
@@ -192,10 +215,7 @@ TEST_CASE("LISTEN_FDS is read before corral opens anything: a descriptor announc
 }
 
 TEST_CASE("started as root with user and group set, workers run without privileges") {
-    if (::geteuid() != 0) {
-        MESSAGE("not root: the privilege drop cannot be tested here");
-        return;
-    }
+    if (!running_as_root("the privilege drop cannot be tested here")) return;
     const passwd* nobody = ::getpwnam("nobody");
     const group* nogroup = ::getgrnam("nogroup");
     REQUIRE(nobody != nullptr);
@@ -203,8 +223,7 @@ TEST_CASE("started as root with user and group set, workers run without privileg
     const uid_t uid = nobody->pw_uid;
     const gid_t gid = nogroup->gr_gid;
     CorralProcess corral(echo_config(2, "user: nobody\ngroup: nogroup\n"));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = wait_ready_port(corral);
     for (pid_t worker : corral.workers()) {
         CAPTURE(worker);
         std::istringstream uids(status_field(worker, "Uid"));
@@ -223,50 +242,36 @@ TEST_CASE("started as root with user and group set, workers run without privileg
     }
     // The master keeps root: it must be able to bind new addresses on reload.
     CHECK(status_field(corral.pid(), "Uid").starts_with("0"));
-    Fd client = connect_to("127.0.0.1", ports[0]);
-    CHECK(echoes(client.get(), "served by nobody"));
+    CHECK(new_connection_echoes(port, "served by nobody"));
 }
 
 TEST_CASE("started as root without user, workers stay root but without any capability") {
-    if (::geteuid() != 0) {
-        MESSAGE("not root: capabilities cannot be tested here");
-        return;
-    }
+    if (!running_as_root("capabilities cannot be tested here")) return;
     CorralProcess corral(echo_config(2));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = wait_ready_port(corral);
     for (pid_t worker : corral.workers()) {
         CHECK(status_field(worker, "Uid").starts_with("0"));
         check_without_privileges(worker);
     }
     CHECK(status_field(corral.pid(), "CapEff") != "0000000000000000");
-    Fd client = connect_to("127.0.0.1", ports[0]);
-    CHECK(echoes(client.get(), "served by a powerless root"));
+    CHECK(new_connection_echoes(port, "served by a powerless root"));
 }
 
 TEST_CASE("a group whose entry outgrows the usual lookup buffer is resolved once, when the config is read") {
-    if (::geteuid() != 0) {
-        MESSAGE("not root: /etc/group cannot be changed here");
-        return;
-    }
+    if (!running_as_root("/etc/group cannot be changed here")) return;
     LargeGroup large;
     CorralProcess corral(echo_config(2, std::string("user: nobody\ngroup: ") + LargeGroup::kName + "\n"));
-    const auto ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = wait_ready_port(corral);
     for (pid_t worker : corral.workers()) {
         CAPTURE(worker);
         CHECK(status_field(worker, "Gid").starts_with(std::to_string(large.gid) + "\t"));
         CHECK(status_field(worker, "Groups").find(std::to_string(large.gid)) != std::string::npos);
     }
-    Fd client = connect_to("127.0.0.1", ports[0]);
-    CHECK(echoes(client.get(), "served in a large group"));
+    CHECK(new_connection_echoes(port, "served in a large group"));
 }
 
 TEST_CASE("a privilege drop that fails stops the master with exit code 1 and says why") {
-    if (::geteuid() != 0) {
-        MESSAGE("not root: the privilege drop cannot be tested here");
-        return;
-    }
+    if (!running_as_root("the privilege drop cannot be tested here")) return;
     // A group the user cannot be given is impossible to construct portably; an unknown user is
     // caught by the config check instead, so test the worker's refusal through that path.
     TempDir dir;
@@ -283,17 +288,11 @@ TEST_CASE("sd_notify: after a binary upgrade the old master names the new one wi
     CorralProcess corral(admin_config(1, admin), {notify.environment()});
     REQUIRE(corral.wait_ready().size() == 1);
     const pid_t old_master = corral.pid();
-    corral.signal(SIGUSR2);
-    const int main_pid = notify.wait_for("MAINPID=");
-    CAPTURE(corral.log());
-    REQUIRE(main_pid >= 0);
-    const pid_t new_master = std::stoi(notify.messages()[main_pid].substr(notify.messages()[main_pid].find('=') + 1));
+    const pid_t new_master = upgrade(corral, notify).new_master;
     CHECK(new_master != old_master);
     CHECK(admin_status(admin)["pid"] == new_master);
-    CHECK(corral.wait_exit() == 0);
-    corral.adopt(new_master);
-    corral.signal(SIGTERM);
-    CHECK(corral.wait_exit() == 0);
+    hand_over(corral, new_master);
+    CHECK(corral.stop() == 0);
 }
 
 // systemd fully supervises only a main process that is its own child: for another one it does
@@ -302,26 +301,20 @@ TEST_CASE("sd_notify: the new master named MAINPID= is a child of the old master
     NotifySocket notify;
     const TempDir dir;
     CorralProcess corral(admin_config(1, unix_admin(dir)), {notify.environment()});
-    const std::vector<std::uint16_t> ports = corral.wait_ready();
-    REQUIRE(ports.size() == 1);
+    const std::uint16_t port = wait_ready_port(corral);
     const pid_t old_master = corral.pid();
     // A connection the old worker drains keeps the old master there while this is checked.
-    Fd held = connect_to("127.0.0.1", ports[0]);
+    Fd held = connect_to("127.0.0.1", port);
     REQUIRE(echoes(held.get(), "held across the upgrade"));
-    corral.signal(SIGUSR2);
-    const int main_pid = notify.wait_for("MAINPID=");
-    REQUIRE(main_pid >= 0);
-    const pid_t new_master = std::stoi(notify.messages()[main_pid].substr(notify.messages()[main_pid].find('=') + 1));
+    const pid_t new_master = upgrade(corral, notify).new_master;
     REQUIRE(process_state(old_master) != 0);
     REQUIRE(process_state(old_master) != 'Z');
     const std::vector<pid_t> ours = children_named(::getpid(), "corral-master");
     CHECK(std::find(ours.begin(), ours.end(), new_master) != ours.end());
     CHECK(children_named(old_master, "corral-master").empty());
     held.reset();
-    CHECK(corral.wait_exit() == 0);
-    corral.adopt(new_master);
-    corral.signal(SIGTERM);
-    CHECK(corral.wait_exit() == 0);
+    hand_over(corral, new_master);
+    CHECK(corral.stop() == 0);
 }
 
 TEST_CASE("sd_notify: after a binary upgrade the new master keeps the watchdog fed") {
@@ -334,12 +327,8 @@ TEST_CASE("sd_notify: after a binary upgrade the new master keeps the watchdog f
     const pid_t old_master = corral.pid();
     REQUIRE(notify.wait_for_from(old_master, "WATCHDOG=1") >= 0);
 
-    corral.signal(SIGUSR2);
-    const int main_pid = notify.wait_for("MAINPID=");
-    REQUIRE(main_pid >= 0);
-    const pid_t new_master = std::stoi(notify.messages()[main_pid].substr(notify.messages()[main_pid].find('=') + 1));
-    CHECK(corral.wait_exit() == 0);
-    corral.adopt(new_master);
+    const auto [main_pid, new_master] = upgrade(corral, notify);
+    hand_over(corral, new_master);
     // Pings from the new master for longer than WATCHDOG_USEC after the handover.
     int ping = main_pid;
     for (int i = 0; i < 4; ++i) {
@@ -354,8 +343,7 @@ TEST_CASE("sd_notify: after a binary upgrade the new master keeps the watchdog f
     }
     // How long the pings paused over the handover depends on the machine's load: printed only.
     MESSAGE("longest gap between pings across the upgrade: ", notify.longest_gap("WATCHDOG=1").count(), " ms");
-    corral.signal(SIGTERM);
-    CHECK(corral.wait_exit() == 0);
+    CHECK(corral.stop() == 0);
 }
 
 TEST_CASE("sd_notify: a new generation that dies while starting: RELOADING=1, then READY=1 saying it failed") {

@@ -77,6 +77,17 @@ inline bool wait_ready_workers(const Address& admin, std::size_t count, const st
     }, std::chrono::milliseconds(5));
 }
 
+// Polls /status until the reloads it counts, good and failed, reach `count`; returns the last
+// status read (an empty one if the admin endpoint never answered).
+inline nlohmann::json wait_for_reloads(const Address& admin, int count) {
+    nlohmann::json status;
+    poll_until(kPatience, [&] {
+        status = admin_status(admin);
+        return status.is_object() && status["reloads"].get<int>() + status["reload_failures"].get<int>() >= count;
+    }, std::chrono::milliseconds(5));
+    return status;
+}
+
 // The YAML of an admin section serving on `admin`.
 inline std::string admin_yaml(const Address& admin) { return "admin:\n  listen: " + format_address(admin) + "\n"; }
 

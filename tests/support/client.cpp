@@ -65,6 +65,11 @@ bool echoes(int fd, std::string_view payload) {
     return send_all(fd, payload) && receive_exactly(fd, payload.size()) == payload;
 }
 
+bool new_connection_echoes(std::uint16_t port, std::string_view payload) {
+    const Fd client = connect_to("127.0.0.1", port);
+    return client && echoes(client.get(), payload);
+}
+
 std::string pattern_bytes(std::size_t size, std::uint32_t seed) {
     std::string bytes(size, '\0');
     std::uint32_t state = seed * 2654435761u + 1;

@@ -21,6 +21,10 @@ std::string receive_exactly(int fd, std::size_t count);
 // Sends payload and reads the same number of bytes back; true when they are identical.
 bool echoes(int fd, std::string_view payload);
 
+// Opens a new connection to 127.0.0.1:port, sends payload and reads it back, and closes the
+// connection again; true when the bytes came back identical.
+bool new_connection_echoes(std::uint16_t port, std::string_view payload);
+
 // Deterministic bytes covering every value, different for each seed.
 std::string pattern_bytes(std::size_t size, std::uint32_t seed);
 

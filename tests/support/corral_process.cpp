@@ -182,6 +182,11 @@ std::optional<int> CorralProcess::wait_exit(std::chrono::milliseconds timeout) {
     return exit_code_;
 }
 
+std::optional<int> CorralProcess::stop(std::chrono::milliseconds timeout) {
+    signal(SIGTERM);
+    return wait_exit(timeout);
+}
+
 char process_state(pid_t pid) {
     const std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
     const std::size_t after_name = stat.rfind(')');

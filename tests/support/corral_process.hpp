@@ -77,6 +77,9 @@ public:
     // The exit code once the master has exited, nullopt on timeout (-signal if killed).
     std::optional<int> wait_exit(std::chrono::milliseconds timeout = kPatience);
 
+    // Sends SIGTERM (a graceful stop) and returns what wait_exit returns.
+    std::optional<int> stop(std::chrono::milliseconds timeout = kPatience);
+
     // After a binary upgrade the process to watch is the new master.
     void adopt(pid_t new_master);
 

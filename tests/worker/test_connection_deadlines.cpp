@@ -47,6 +47,17 @@ struct Table {
         REQUIRE(connection != nullptr);
         return *connection;
     }
+
+    // Opens one connection for each entry, with a deadline that many seconds after `start`.
+    std::vector<Connection*> open_with_deadlines(Clock::time_point start, std::initializer_list<int> seconds) {
+        std::vector<Connection*> opened;
+        for (const int after : seconds) {
+            Connection& connection = open();
+            connections.set_deadline(connection, start + std::chrono::seconds(after));
+            opened.push_back(&connection);
+        }
+        return opened;
+    }
 };
 
 }  // namespace
@@ -54,14 +65,7 @@ struct Table {
 TEST_CASE("deadlines set in any order pass soonest first, each once") {
     Table table;
     const Clock::time_point start = Clock::now();
-    Connection& a = table.open();
-    Connection& b = table.open();
-    Connection& c = table.open();
-    Connection& d = table.open();
-    table.connections.set_deadline(a, start + std::chrono::seconds(3));
-    table.connections.set_deadline(b, start + std::chrono::seconds(1));
-    table.connections.set_deadline(c, start + std::chrono::seconds(3));
-    table.connections.set_deadline(d, start + std::chrono::seconds(2));
+    table.open_with_deadlines(start, {3, 1, 3, 2});
 
     table.connections.expire_deadlines(start);
     CHECK(table.service.passed.empty());
@@ -76,15 +80,10 @@ TEST_CASE("deadlines set in any order pass soonest first, each once") {
 TEST_CASE("a deadline cleared, replaced or belonging to a closed connection does not pass") {
     Table table;
     const Clock::time_point start = Clock::now();
-    Connection& a = table.open();
-    Connection& b = table.open();
-    Connection& c = table.open();
-    table.connections.set_deadline(a, start + std::chrono::seconds(1));
-    table.connections.set_deadline(b, start + std::chrono::seconds(1));
-    table.connections.set_deadline(c, start + std::chrono::seconds(1));
-    table.connections.clear_deadline(a);
-    table.connections.close(b);
-    table.connections.set_deadline(c, start + std::chrono::seconds(4));
+    const std::vector<Connection*> opened = table.open_with_deadlines(start, {1, 1, 1});
+    table.connections.clear_deadline(*opened[0]);
+    table.connections.close(*opened[1]);
+    table.connections.set_deadline(*opened[2], start + std::chrono::seconds(4));
 
     table.connections.expire_deadlines(start + std::chrono::seconds(2));
     CHECK(table.service.passed.empty());
