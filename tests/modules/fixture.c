@@ -1,5 +1,7 @@
 /* A module for the tests, driven by its settings:
- *   greeting: TEXT    sent on every new connection, then every byte is echoed;
+ *   greeting: TEXT    sent on every new connection, then every byte is echoed (built with
+ *                     -DFIXTURE_VERSION=\"v1\", the greeting is "v1\n" unless set: the same
+ *                     module in two versions shows which code serves which connection);
  *   fail_start: TEXT  worker_start fails with TEXT as its reason;
  *   crash_on: TEXT    the worker aborts when a read holds TEXT;
  *   crash_at_start: any value: the worker aborts in worker_start;
@@ -37,6 +39,9 @@ static int fixture_start(corral_worker *worker, const corral_host *host, void **
     the_fixture.worker = worker;
     the_fixture.host = host;
     the_fixture.greeting = host->setting(worker, "greeting");
+#ifdef FIXTURE_VERSION
+    if (the_fixture.greeting == NULL) the_fixture.greeting = FIXTURE_VERSION "\n";
+#endif
     the_fixture.crash_on = host->setting(worker, "crash_on");
     the_fixture.hoard = host->setting(worker, "hoard") != NULL;
     the_fixture.echoed_bytes = host->register_counter(worker, "echoed_bytes");
