@@ -197,9 +197,8 @@ TEST_CASE("a stale unix socket file is replaced, a live one is not") {
 
 TEST_CASE("a read never takes more than the room left in the connection's output queue") {
     // A read buffer far larger than the queue: none of a read may be written at once.
-    const TempDir dir;
-    const Address admin = unix_admin(dir);
-    CorralProcess corral(admin_config(1, admin, "limits:\n  read_buffer: 64KiB\n  max_output_buffer: 4KiB\n"));
+    CorralWithAdmin served(1, "limits:\n  read_buffer: 64KiB\n  max_output_buffer: 4KiB\n");
+    auto& [dir, admin, corral] = served;
     const std::uint16_t port = wait_ready_port(corral);
     const std::vector<Fd> clients = small_window_clients(port, 20);
     send_until_pushed_back(clients);
@@ -209,10 +208,9 @@ TEST_CASE("a read never takes more than the room left in the connection's output
 }
 
 TEST_CASE("limits.max_worker_output bounds what all of a worker's connections hold; those owed most are closed") {
-    const TempDir dir;
-    const Address admin = unix_admin(dir);
-    CorralProcess corral(admin_config(
-        1, admin, "limits:\n  read_buffer: 16KiB\n  max_output_buffer: 1MiB\n  max_worker_output: 2MiB\n"));
+    CorralWithAdmin served(
+        1, "limits:\n  read_buffer: 16KiB\n  max_output_buffer: 1MiB\n  max_worker_output: 2MiB\n");
+    auto& [dir, admin, corral] = served;
     const std::uint16_t port = wait_ready_port(corral);
     const pid_t worker = corral.workers().at(0);
     const std::size_t before_kib = resident_kib(worker);

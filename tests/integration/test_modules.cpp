@@ -203,11 +203,8 @@ TEST_CASE("modules: a module that crashes on a connection takes only its worker'
     CorralProcess corral(module_config(copy_module(modules, "CORRAL_MODULE_FIXTURE", "fixture.so"), "{crash_on: boom}"));
     const std::uint16_t port = wait_ready_port(corral);
     // Enough connections that the balanced accept gives both workers some.
-    std::vector<Fd> clients;
-    for (int i = 0; i < 40; ++i) {
-        clients.push_back(connect_to("127.0.0.1", port));
-        REQUIRE(echoes(clients.back().get(), "before"));
-    }
+    std::vector<Fd> clients = open_echoing(port, 40, "before");
+    REQUIRE(clients.size() == 40);
     const std::vector<pid_t> before = corral.workers();
     REQUIRE(before.size() == 2);
     REQUIRE(send_all(clients[0].get(), "boom"));

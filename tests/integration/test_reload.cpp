@@ -68,11 +68,8 @@ TEST_CASE("20 reloads under load: no connection refused, reset or corrupted; lon
     CorralProcess corral(reload_config(2, admin));
     const std::uint16_t port = wait_ready_port(corral);
 
-    std::vector<Fd> long_lived;
-    for (int i = 0; i < 20; ++i) {
-        long_lived.push_back(connect_to("127.0.0.1", port));
-        REQUIRE(echoes(long_lived.back().get(), "opened before"));
-    }
+    std::vector<Fd> long_lived = open_echoing(port, 20, "opened before");
+    REQUIRE(long_lived.size() == 20);
     std::atomic<bool> running{true};
     LoadStats stats;
     std::vector<std::thread> clients;

@@ -512,9 +512,8 @@ TEST_CASE("storm: kill -9 of a random worker every 200 ms for 20 s under ping-po
 
 TEST_CASE("storm: workers killed and replaced while /status is polled back to back: the master survives") {
     constexpr std::size_t kWorkers = 4;
-    const TempDir dir;
-    const Address admin = unix_admin(dir);
-    CorralProcess corral(admin_config(kWorkers, admin));
+    CorralWithAdmin served(kWorkers);
+    auto& [dir, admin, corral] = served;
     REQUIRE(corral.wait_ready().size() == 1);
     const pid_t master = corral.pid();
     REQUIRE(wait_settled(corral, admin, kWorkers, kPatience));
@@ -579,18 +578,14 @@ void churn(std::uint16_t port, const std::atomic<bool>& stop, ChurnStats& stats,
 
 TEST_CASE("storm: workers stopped and continued at random for 10 s while clients echo") {
     constexpr std::size_t kWorkers = 3;
-    const TempDir dir;
-    const Address admin = unix_admin(dir);
-    CorralProcess corral(admin_config(kWorkers, admin, "timeouts:\n  heartbeat: 5s\n"));
+    CorralWithAdmin served(kWorkers, "timeouts:\n  heartbeat: 5s\n");
+    auto& [dir, admin, corral] = served;
     const std::uint16_t port = wait_ready_port(corral);
     const std::vector<pid_t> workers = corral.workers();
     REQUIRE(workers.size() == kWorkers);
 
-    std::vector<Fd> long_lived;
-    for (int i = 0; i < 30; ++i) {
-        long_lived.push_back(connect_to("127.0.0.1", port));
-        REQUIRE(echoes(long_lived.back().get(), "opened before the storm"));
-    }
+    std::vector<Fd> long_lived = open_echoing(port, 30, "opened before the storm");
+    REQUIRE(long_lived.size() == 30);
 
     Threads threads;
     ChurnStats churned;
@@ -682,20 +677,16 @@ bool serving(const nlohmann::json& status, std::size_t count) {
 
 TEST_CASE("storm: 100 SIGHUPs within a second: bounded reloads, no leaked generation or descriptor") {
     constexpr std::size_t kWorkers = 2;
-    const TempDir dir;
-    const Address admin = unix_admin(dir);
-    CorralProcess corral(admin_config(kWorkers, admin, ""));
+    CorralWithAdmin served(kWorkers);
+    auto& [dir, admin, corral] = served;
     const std::uint16_t port = wait_ready_port(corral);
     const pid_t master = corral.pid();
     REQUIRE(wait_settled(corral, admin, kWorkers, kPatience));
     const std::size_t fds_before = steady_fd_count(master);
     const std::string fds_listed_before = fd_listing(master);
 
-    std::vector<Fd> long_lived;
-    for (int i = 0; i < 4; ++i) {
-        long_lived.push_back(connect_to("127.0.0.1", port));
-        REQUIRE(echoes(long_lived.back().get(), "opened before the reloads"));
-    }
+    std::vector<Fd> long_lived = open_echoing(port, 4, "opened before the reloads");
+    REQUIRE(long_lived.size() == 4);
     Threads threads;
     ChurnStats churned;
     threads.start([&] { churn(port, threads.stop, churned, 1); });
@@ -863,9 +854,7 @@ TEST_CASE("storm: a worker out of descriptors (limits.nofile 64, twice as many c
     }
     const std::size_t waiting = clients.size() - served_while_short;
     const std::size_t served_after = collect_echoes(clients, kPatience, true);
-    Fd fresh = connect_to("127.0.0.1", port);
-    const bool fresh_echoes = echoes(fresh.get(), "after the shortage");
-    fresh.reset();
+    const bool fresh_echoes = new_connection_echoes(port, "after the shortage");
     poll_until(5s, [&] { return open_fd_count(worker) == worker_fds_before; });
 
     const std::string log = corral.log();
@@ -927,9 +916,7 @@ TEST_CASE("storm: the master's admin endpoint out of descriptors (twice as many 
         return health && health->status == 200;
     });
     const double resume_seconds = seconds_since(resume_start);
-    Fd client = connect_to("127.0.0.1", port);
-    const bool echo_works = echoes(client.get(), "the workers serve throughout");
-    client.reset();
+    const bool echo_works = new_connection_echoes(port, "the workers serve throughout");
     poll_until(10s, [&] { return open_fd_count(master) == master_fds_before; });
 
     const std::string log = corral.log();

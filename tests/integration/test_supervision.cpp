@@ -109,18 +109,16 @@ void check_log_reopened(const std::string& extra) {
 // How soon a replacement is ready depends on the machine's load: the figure is printed, and
 // only the replacement itself (within kPatience) is asserted.
 TEST_CASE("a worker killed with SIGKILL is replaced by a ready worker") {
-    const TempDir dir;
-    const Address admin = unix_admin(dir);
-    CorralProcess corral(admin_config(2, admin));
+    CorralWithAdmin served(2);
+    auto& [dir, admin, corral] = served;
     REQUIRE(corral.wait_ready().size() == 1);
     replace_worker(corral, admin, 0, SIGKILL, "kill -9 to replacement ready");
     CHECK(admin_status(admin)["worker_restarts"] == 1);
 }
 
 TEST_CASE("a stopped worker misses its heartbeats and is killed and replaced") {
-    const TempDir dir;
-    const Address admin = unix_admin(dir);
-    CorralProcess corral(admin_config(2, admin, "timeouts:\n  heartbeat: 1s\n"));
+    CorralWithAdmin served(2, "timeouts:\n  heartbeat: 1s\n");
+    auto& [dir, admin, corral] = served;
     REQUIRE(corral.wait_ready().size() == 1);
     const pid_t stopped = replace_worker(corral, admin, 1, SIGSTOP, "SIGSTOP to replacement ready with heartbeat 1s");
     CHECK(corral.wait_for_log("worker " + std::to_string(stopped) + " sent no heartbeat"));
@@ -128,9 +126,8 @@ TEST_CASE("a stopped worker misses its heartbeats and is killed and replaced") {
 }
 
 TEST_CASE("a master that was itself stopped for a while reads its workers' heartbeats before judging them") {
-    const TempDir dir;
-    const Address admin = unix_admin(dir);
-    CorralProcess corral(admin_config(2, admin, "timeouts:\n  heartbeat: 1s\n"));
+    CorralWithAdmin served(2, "timeouts:\n  heartbeat: 1s\n");
+    auto& [dir, admin, corral] = served;
     REQUIRE(corral.wait_ready().size() == 1);
     const std::vector<pid_t> workers = corral.workers();
     corral.signal(SIGSTOP);
@@ -182,9 +179,8 @@ TEST_CASE("a worker exiting with code 2 stops the master with code 1 instead of 
 }
 
 TEST_CASE("SIGTTIN adds a worker, SIGTTOU removes one, never below one") {
-    const TempDir dir;
-    const Address admin = unix_admin(dir);
-    CorralProcess corral(admin_config(2, admin));
+    CorralWithAdmin served(2);
+    auto& [dir, admin, corral] = served;
     const std::uint16_t port = wait_ready_port(corral);
     // One signal at a time: the kernel merges a second identical signal that is still pending.
     corral.signal(SIGTTIN);

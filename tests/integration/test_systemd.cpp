@@ -108,9 +108,8 @@ public:
 
 TEST_CASE("sd_notify: ready with a status, reload ok, reload failed, stopping") {
     NotifySocket notify;
-    const TempDir dir;
-    const Address admin = unix_admin(dir);
-    CorralProcess corral(admin_config(2, admin), {notify.environment()});
+    CorralWithAdmin served(2, "", {notify.environment()});
+    auto& [dir, admin, corral] = served;
     REQUIRE(corral.wait_ready().size() == 1);
 
     const int ready = notify.wait_for("READY=1");
@@ -283,9 +282,8 @@ TEST_CASE("a privilege drop that fails stops the master with exit code 1 and say
 
 TEST_CASE("sd_notify: after a binary upgrade the old master names the new one with MAINPID=") {
     NotifySocket notify;
-    const TempDir dir;
-    const Address admin = unix_admin(dir);
-    CorralProcess corral(admin_config(1, admin), {notify.environment()});
+    CorralWithAdmin served(1, "", {notify.environment()});
+    auto& [dir, admin, corral] = served;
     REQUIRE(corral.wait_ready().size() == 1);
     const pid_t old_master = corral.pid();
     const pid_t new_master = upgrade(corral, notify).new_master;

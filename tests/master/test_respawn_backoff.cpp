@@ -22,6 +22,14 @@ std::vector<long long> deaths(RespawnBackoff& backoff, int count, RespawnBackoff
     return delays;
 }
 
+// A backoff after `count` young deaths in a row, whose delay is `expected_ms`.
+RespawnBackoff backoff_after(int count, long long expected_ms) {
+    RespawnBackoff backoff;
+    deaths(backoff, count);
+    REQUIRE(ms(backoff.current()) == expected_ms);
+    return backoff;
+}
+
 }  // namespace
 
 TEST_CASE("a fresh backoff has no delay") {
@@ -85,9 +93,7 @@ TEST_CASE("a death between 1 s and 10 s does not reset the delay") {
 }
 
 TEST_CASE("on_alive with 10 s or more starts the delay over") {
-    RespawnBackoff backoff;
-    deaths(backoff, 5);
-    REQUIRE(ms(backoff.current()) == 1600);
+    RespawnBackoff backoff = backoff_after(5, 1600);
     backoff.on_alive(10s);
     CHECK(ms(backoff.current()) == 0);
     CHECK(deaths(backoff, 3) == std::vector<long long>{100, 200, 400});
@@ -117,9 +123,7 @@ TEST_CASE("on_alive on a fresh backoff changes nothing") {
 }
 
 TEST_CASE("a death after 10 s or more resets the delay and is replaced at once") {
-    RespawnBackoff backoff;
-    deaths(backoff, 6);
-    REQUIRE(ms(backoff.current()) == 3200);
+    RespawnBackoff backoff = backoff_after(6, 3200);
     CHECK(ms(backoff.on_death(10s)) == 0);
     CHECK(ms(backoff.current()) == 0);
     CHECK(deaths(backoff, 2) == std::vector<long long>{100, 200});

@@ -97,4 +97,17 @@ inline std::string admin_config(int workers, const Address& admin, const std::st
            "log:\n  level: debug\n" + extra;
 }
 
+// corral serving echo on 127.0.0.1:0 (admin_config), with its admin endpoints on a unix socket in
+// a directory of its own; `environment` as for CorralProcess. Tests take its parts by name:
+// `auto& [dir, admin, corral] = served;`.
+struct CorralWithAdmin {
+    explicit CorralWithAdmin(int workers, const std::string& extra = "",
+                             const std::vector<std::string>& environment = {})
+        : admin(unix_admin(dir)), corral(admin_config(workers, admin, extra), environment) {}
+
+    const TempDir dir;
+    const Address admin;
+    CorralProcess corral;
+};
+
 }  // namespace corral::test

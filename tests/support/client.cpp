@@ -70,6 +70,16 @@ bool new_connection_echoes(std::uint16_t port, std::string_view payload) {
     return client && echoes(client.get(), payload);
 }
 
+std::vector<Fd> open_echoing(std::uint16_t port, int count, std::string_view payload) {
+    std::vector<Fd> connections;
+    for (int i = 0; i < count; ++i) {
+        Fd client = connect_to("127.0.0.1", port);
+        if (!client || !echoes(client.get(), payload)) break;
+        connections.push_back(std::move(client));
+    }
+    return connections;
+}
+
 std::string pattern_bytes(std::size_t size, std::uint32_t seed) {
     std::string bytes(size, '\0');
     std::uint32_t state = seed * 2654435761u + 1;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/fd.hpp"
 
@@ -24,6 +25,10 @@ bool echoes(int fd, std::string_view payload);
 // Opens a new connection to 127.0.0.1:port, sends payload and reads it back, and closes the
 // connection again; true when the bytes came back identical.
 bool new_connection_echoes(std::uint16_t port, std::string_view payload);
+
+// Opens `count` connections to 127.0.0.1:port and echoes payload once on each; stops at the first
+// that fails, so fewer than `count` come back then.
+std::vector<Fd> open_echoing(std::uint16_t port, int count, std::string_view payload);
 
 // Deterministic bytes covering every value, different for each seed.
 std::string pattern_bytes(std::size_t size, std::uint32_t seed);

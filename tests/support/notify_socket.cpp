@@ -1,4 +1,5 @@
-// NotifySocket: a datagram socket read by a thread until the object goes away.
+// NotifySocket: a datagram socket read by a thread until the object goes away (the jthread is
+// asked to stop and joined then).
 #include "tests/support/notify_socket.hpp"
 
 #include <poll.h>
@@ -22,13 +23,9 @@ NotifySocket::NotifySocket() : path_(dir_.path() + "/notify") {
     // As systemd does: the kernel attaches each sender's credentials.
     const int on = 1;
     ::setsockopt(socket_.get(), SOL_SOCKET, SO_PASSCRED, &on, sizeof on);
-    reader_ = std::thread([this] {
+    reader_ = std::jthread([this](std::stop_token stop) {
         char buffer[4096];
-        for (;;) {
-            {
-                std::lock_guard lock(mutex_);
-                if (stopping_) return;
-            }
+        while (!stop.stop_requested()) {
             pollfd readable{.fd = socket_.get(), .events = POLLIN, .revents = 0};
             if (::poll(&readable, 1, 50) <= 0) continue;
             iovec data{.iov_base = buffer, .iov_len = sizeof buffer};
@@ -54,14 +51,6 @@ NotifySocket::NotifySocket() : path_(dir_.path() + "/notify") {
             senders_.push_back(sender);
         }
     });
-}
-
-NotifySocket::~NotifySocket() {
-    {
-        std::lock_guard lock(mutex_);
-        stopping_ = true;
-    }
-    reader_.join();
 }
 
 std::vector<std::string> NotifySocket::messages() const {

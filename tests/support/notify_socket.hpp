@@ -17,9 +17,6 @@ namespace corral::test {
 class NotifySocket {
 public:
     NotifySocket();
-    ~NotifySocket();
-    NotifySocket(const NotifySocket&) = delete;
-    NotifySocket& operator=(const NotifySocket&) = delete;
 
     // "NOTIFY_SOCKET=/path", for CorralProcess's environment.
     std::string environment() const { return "NOTIFY_SOCKET=" + path_; }
@@ -49,8 +46,7 @@ private:
     std::vector<std::string> messages_;
     std::vector<std::chrono::steady_clock::time_point> arrivals_;
     std::vector<pid_t> senders_;
-    bool stopping_ = false;
-    std::thread reader_;
+    std::jthread reader_;  // last: it stops and is joined before what it reads goes
 };
 
 }  // namespace corral::test
