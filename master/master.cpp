@@ -1,5 +1,6 @@
 // The master's loop: one epoll over a signalfd, a 100 ms timerfd, the worker socketpairs and the
-// admin listener. It never sleeps and never blocks; every deadline is checked on the tick.
+// admin listener. It never sleeps and never blocks; every deadline is checked on the tick. What
+// happens becomes an event for MasterPolicy, and the actions it returns are carried out here.
 #include "master/master.hpp"
 
 #include <sys/prctl.h>
