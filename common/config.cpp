@@ -141,11 +141,12 @@ private:
             {"max_worker_output", as_size(64 << 10, 1ull << 40, limits.max_worker_output)},
             {"nofile", as_integer(1, 1 << 20, limits.nofile)},
         }};
-        const std::array<Key, 3> timeout_keys{{
+        const std::array<Key, 4> timeout_keys{{
             // Upper bounds well below what a clock in nanoseconds can add without overflowing,
             // at lengths beyond which a setting stops making sense.
             {"idle", as_duration(std::chrono::seconds{0}, std::chrono::hours{168}, timeouts.idle)},
             {"shutdown", as_duration(std::chrono::seconds{0}, std::chrono::hours{24}, timeouts.shutdown)},
+            {"drain", as_duration(std::chrono::seconds{0}, std::chrono::hours{1}, timeouts.drain)},
             {"heartbeat", as_duration(std::chrono::seconds{1}, std::chrono::hours{1}, timeouts.heartbeat)},
         }};
         const std::array<Key, 2> admin_keys{{{"listen", as_address(config_.admin_listen)},

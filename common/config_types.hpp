@@ -86,6 +86,9 @@ struct LimitsConfig {
 struct TimeoutsConfig {
     std::chrono::milliseconds idle{60'000};  // 0 = never
     std::chrono::milliseconds shutdown{30'000};
+    // On a graceful stop, accepting goes on this long while /healthz answers 503, so that a load
+    // balancer's health checks take the host out before its listeners close. 0 stops at once.
+    std::chrono::milliseconds drain{0};
     std::chrono::milliseconds heartbeat{5'000};
 };
 

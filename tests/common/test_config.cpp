@@ -84,6 +84,7 @@ TEST_CASE("a config with only one listener has every default") {
     CHECK(config.limits.nofile == 65536);
     CHECK(config.timeouts.idle == 60s);
     CHECK(config.timeouts.shutdown == 30s);
+    CHECK(config.timeouts.drain == 0s);
     CHECK(config.timeouts.heartbeat == 5s);
     CHECK(config.user.empty());
     CHECK(config.group.empty());
@@ -113,6 +114,7 @@ TEST_CASE("every key can be set to a value other than its default") {
         "timeouts:\n"
         "  idle: 0\n"
         "  shutdown: 2m\n"
+        "  drain: 15s\n"
         "  heartbeat: 1500ms\n"
         "user: root\n"
         "group: root\n"
@@ -139,6 +141,7 @@ TEST_CASE("every key can be set to a value other than its default") {
     CHECK(config.limits.nofile == 4096);
     CHECK(config.timeouts.idle == 0ms);
     CHECK(config.timeouts.shutdown == 2min);
+    CHECK(config.timeouts.drain == 15s);
     CHECK(config.timeouts.heartbeat == 1500ms);
     CHECK(config.user == "root");
     CHECK(config.group == "root");
@@ -302,7 +305,7 @@ TEST_CASE("unknown keys are errors with a suggestion when one is close") {
          "unknown key \"colour\"; known keys here: workers, listen, admin, limits, timeouts, "
          "user, group, pid_file, log"},
         {kMinimal + "timeouts:\n  connect: 5s\n", 4, 3,
-         "unknown key \"timeouts.connect\"; known keys in timeouts: idle, shutdown, heartbeat"},
+         "unknown key \"timeouts.connect\"; known keys in timeouts: idle, shutdown, drain, heartbeat"},
         {kMinimal + "admin:\n  port: 9100\n", 4, 3,
          "unknown key \"admin.port\"; known keys in admin: listen, group"},
         {kMinimal + "log:\n  format: json\n", 4, 3,
@@ -556,6 +559,7 @@ TEST_CASE("timeouts are checked: durations with units, heartbeat at least 1s") {
         {timeouts + "  idle: 169h\n", 4, 9, "timeouts.idle: expected a duration from 0s to 168h, got \"169h\""},
         {timeouts + "  shutdown: 3000000h\n", 4, 13,
          "timeouts.shutdown: expected a duration from 0s to 24h, got \"3000000h\""},
+        {timeouts + "  drain: 61m\n", 4, 10, "timeouts.drain: expected a duration from 0s to 1h, got \"61m\""},
         {timeouts + "  heartbeat: 3000000h\n", 4, 14,
          "timeouts.heartbeat: expected a duration from 1s to 1h, got \"3000000h\""},
         {timeouts + "  heartbeat: 61m\n", 4, 14, "timeouts.heartbeat: expected a duration from 1s to 1h, got \"61m\""},
