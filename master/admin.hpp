@@ -41,6 +41,8 @@ public:
     Outcome start(Fd listener, SocketFile file);
     // After a binary upgrade the socket file belongs to the new master.
     void disown_socket_file() { socket_file_.disown(); }
+    // Accepts nothing more; the connections already accepted are answered.
+    void close_listener() { listener_.close(); }
     int listener_fd() const { return listener_.get(); }
 
     // Called on every tick: closes connections that have had their time, resumes accepting after

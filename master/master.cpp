@@ -77,6 +77,10 @@ void Master::log_descriptor_limit() {
     }
 }
 
+MasterPolicy::GenerationShape generation_shape(const Config& config) {
+    return {.workers = config.workers, .shutdown = config.timeouts.shutdown, .drain = config.timeouts.drain};
+}
+
 std::unique_ptr<BalanceBoard> Master::new_balance_board() {
     Result<std::unique_ptr<BalanceBoard>> board = make_balance_board();
     if (board) return std::move(*board);
@@ -101,6 +105,13 @@ Outcome Master::bind_admin(const std::optional<Address>& address, std::vector<In
     }
     if (auto bound = local_address(fd.get())) admin_address_ = *bound;
     log_info("admin endpoints on %s", format_address(*admin_address_).c_str());
+    if (previous_master_.pid > 0) {
+        // A binary upgrade: the previous master accepts on this very socket and answers for the
+        // host until this one is ready. Answering "starting" now would make a load balancer's
+        // health check mark a serving host down.
+        held_admin_ = HeldAdmin{.listener = std::move(fd), .file = std::move(file)};
+        return {};
+    }
     return admin_.start(std::move(fd), std::move(file));
 }
 
@@ -147,7 +158,7 @@ Outcome Master::start() {
         if (Outcome written = pid_file_.write(config().pid_file, trusted_owners(config())); !written) return written;
     }
     log_notice("corral %s starting %u workers (pid %d)", CORRAL_VERSION, config().workers, ::getpid());
-    carry_out(policy_.start({.workers = config().workers, .shutdown = config().timeouts.shutdown}, Clock::now()));
+    carry_out(policy_.start(generation_shape(config()), Clock::now()));
     return {};
 }
 
@@ -295,6 +306,7 @@ std::string Master::status_text() const {
     std::string text = std::to_string(supervisor_.live()) + " workers, " + std::to_string(connections) +
                        " connections, generation " + std::to_string(current_.number);
     if (policy_.state() == MasterState::reloading) text += "; reloading";
+    if (policy_.draining()) text += "; stopping: /healthz answers 503, accepting until the drain period ends";
     if (policy_.stopping()) text += "; stopping";
     if (last_reload_) {
         text += last_reload_->ok ? "; last reload ok" : "; last reload failed: " + last_reload_->error;

@@ -23,6 +23,9 @@
 
 namespace corral {
 
+// What the master's policy needs to know of a config's generation.
+MasterPolicy::GenerationShape generation_shape(const Config& config);
+
 // Runs `corral run` with a validated config until stopped; returns the process exit code.
 int run_master(const Config& config, const std::string& binary_path, Inheritance inheritance);
 
@@ -111,6 +114,12 @@ private:
     MemberHandler<Master> upgrade_child_handler_{this, &Master::on_upgrade_child_gone};
     std::vector<InheritedSocket> inherited_;  // taken by start()
     PreviousMaster previous_master_;  // the master that started this one, told once we are ready
+    // In a binary upgrade, the admin listener until this master is ready (see bind_admin).
+    struct HeldAdmin {
+        Fd listener;
+        SocketFile file;
+    };
+    std::optional<HeldAdmin> held_admin_;
 
     std::optional<std::chrono::microseconds> watchdog_interval_;
     Clock::time_point next_watchdog_{};

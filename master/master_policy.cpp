@@ -310,9 +310,10 @@ Actions MasterPolicy::signal(int signal_number, pid_t sender, TimePoint now) {
                 log_notice("binary upgrade: new master %d is ready; this master drains and exits", upgrade_child_);
                 actions.push_back(act_on_worker(ActionKind::hand_over, upgrade_child_));
                 upgrade_child_ = 0;
+                handed_over_ = true;
                 begin_graceful_stop("replaced by a new binary", now, actions);
             } else {
-                begin_graceful_stop("SIGTERM", now, actions);
+                on_stop_signal(now, actions);
             }
             break;
         case kFastStopSignal: begin_fast_stop("SIGINT", now, actions); break;
@@ -329,6 +330,7 @@ Actions MasterPolicy::signal(int signal_number, pid_t sender, TimePoint now) {
 
 Actions MasterPolicy::tick(TimePoint now) {
     Actions actions;
+    if (drain_deadline_ && now >= *drain_deadline_) begin_graceful_stop("the drain period is over", now, actions);
     if (stopping()) {
         if (!workers_.empty() && now >= stop_deadline_) {
             actions.push_back(act_with_reason(ActionKind::kill_all, "the stop deadline passed"));
@@ -354,6 +356,10 @@ Actions MasterPolicy::tick(TimePoint now) {
 
 void MasterPolicy::begin_reload(Actions& actions) {
     if (stopping()) return;
+    if (draining()) {
+        log_notice("reload refused: a stop is under way, in its drain period");
+        return;
+    }
     if (pending_ || state_ == MasterState::starting) {
         // One more reload once this one is settled: the file may have changed again since.
         log_notice("reload requested while another is in progress; it will follow");
@@ -422,7 +428,29 @@ void MasterPolicy::fail_reload(const std::string& reason, Actions& actions) {
     if (std::exchange(reload_requested_again_, false)) begin_reload(actions);
 }
 
+bool MasterPolicy::healthy() const {
+    if (handed_over_) return true;
+    return !draining() && (state_ == MasterState::running || state_ == MasterState::reloading);
+}
+
+// Behind a load balancer the workers go on accepting for the drain period while /healthz says
+// 503, until the balancer's checks have taken this host out. A second SIGTERM skips the wait, as
+// does a master that never got ready: no balancer sends it anything yet.
+void MasterPolicy::on_stop_signal(TimePoint now, Actions& actions) {
+    const Duration drain = current_.shape.drain;
+    if (draining() || drain.count() == 0 || state_ == MasterState::starting) {
+        begin_graceful_stop(draining() ? "SIGTERM again during the drain period" : "SIGTERM", now, actions);
+        return;
+    }
+    drain_deadline_ = now + drain;
+    log_notice("SIGTERM: /healthz answers 503 and the workers go on accepting for %lld ms before the stop; a second "
+               "SIGTERM, SIGINT or SIGQUIT stops at once",
+               static_cast<long long>(drain.count()));
+    actions.push_back(act(ActionKind::notify_status));
+}
+
 void MasterPolicy::enter_stopping(TimePoint deadline, int upgrade_child_signal, Actions& actions) {
+    drain_deadline_.reset();
     state_ = MasterState::stopping;
     stop_deadline_ = deadline;
     actions.push_back(act(ActionKind::notify_stopping));
@@ -458,8 +486,8 @@ void MasterPolicy::begin_fast_stop(const char* why, TimePoint now, Actions& acti
 }
 
 void MasterPolicy::begin_upgrade(Actions& actions) {
-    if (state_ != MasterState::running) {
-        log_error("binary upgrade refused: the master is %s", master_state_name(state_));
+    if (reported_state() != MasterState::running) {
+        log_error("binary upgrade refused: the master is %s", master_state_name(reported_state()));
         return;
     }
     if (upgrade_child_ > 0) {

@@ -85,10 +85,12 @@ public:
     static constexpr unsigned kMaxDeathsBeforeReady = 5;
     static constexpr unsigned kMaxReplacementDeaths = 8;
 
-    // What a generation asks of the master: how many workers, and how long they may drain.
+    // What a generation asks of the master: how many workers, how long they may finish their
+    // connections on a stop, and how long they go on accepting after SIGTERM (timeouts.drain).
     struct GenerationShape {
         unsigned workers = 1;
         Duration shutdown{0};
+        Duration drain{0};
     };
 
     // Events. Each returns what to do, in order.
@@ -114,7 +116,14 @@ public:
     bool wants_worker(unsigned generation, unsigned slot) const;
 
     MasterState state() const { return state_; }
+    // What /status reports: a master in its drain period is stopping, though it still serves.
+    MasterState reported_state() const { return draining() ? MasterState::stopping : state_; }
     bool stopping() const { return state_ == MasterState::stopping; }
+    // SIGTERM came, and the workers go on accepting until the drain period ends.
+    bool draining() const { return drain_deadline_.has_value(); }
+    // What /healthz says: the host takes new connections and means to go on doing so. Also true
+    // once this master has handed over to a new one, which serves the same sockets.
+    bool healthy() const;
     bool finished() const { return stopping() && workers_.empty(); }
     int exit_code() const { return exit_code_; }
     unsigned generation() const { return current_.number; }
@@ -159,6 +168,7 @@ private:
     // (sent `upgrade_child_signal`), and every listener closed.
     void enter_stopping(TimePoint deadline, int upgrade_child_signal, Actions& actions);
     void begin_graceful_stop(const char* why, TimePoint now, Actions& actions);
+    void on_stop_signal(TimePoint now, Actions& actions);
     void begin_fast_stop(const char* why, TimePoint now, Actions& actions);
     void begin_upgrade(Actions& actions);
     void add_worker(Actions& actions);
@@ -180,6 +190,8 @@ private:
     bool replacements_stopped_ = false;
     pid_t upgrade_child_ = 0;
     TimePoint upgrade_deadline_{};
+    bool handed_over_ = false;
+    std::optional<TimePoint> drain_deadline_;  // while draining: when the listeners close
     TimePoint stop_deadline_{};
     int exit_code_ = 0;
 };

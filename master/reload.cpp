@@ -40,7 +40,7 @@ void Master::prepare_reload() {
         carry_out(policy_.reload_not_prepared(listeners.error()));
         return;
     }
-    const MasterPolicy::GenerationShape shape{.workers = next.workers, .shutdown = next.timeouts.shutdown};
+    const MasterPolicy::GenerationShape shape = generation_shape(next);
     pending_ = Generation{.number = current_.number + 1, .config = std::move(next), .listeners = std::move(*listeners),
                           .board = new_balance_board()};
     carry_out(policy_.reload_prepared(shape, Clock::now()));

@@ -75,15 +75,13 @@ void append_module_counters(std::string& out, const Supervisor& supervisor) {
 
 }  // namespace
 
-bool Master::serving() const {
-    return policy_.state() == MasterState::running || policy_.state() == MasterState::reloading;
-}
+bool Master::serving() const { return policy_.healthy(); }
 
 std::string Master::status_json() const {
     nlohmann::json status = {
         {"pid", ::getpid()},
         {"generation", current_.number},
-        {"state", master_state_name(policy_.state())},
+        {"state", master_state_name(policy_.reported_state())},
         {"reloads", reloads_},
         {"reload_failures", reload_failures_},
         {"worker_restarts", worker_restarts_},

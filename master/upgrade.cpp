@@ -176,9 +176,12 @@ void Master::send_signal_to_upgrade_child(int signal_number) {
 }
 
 void Master::hand_over(pid_t new_master) {
-    // The sockets and the pid file belong to the new master now.
+    // The sockets and the pid file belong to the new master now, and it answers the admin
+    // endpoints: this master accepts no more of them, and says the host is healthy on those it
+    // has already accepted.
     for (const auto& listener : current_.listeners) listener->unix_file.disown();
     admin_.disown_socket_file();
+    admin_.close_listener();
     // systemd follows the new master from now on (NotifyAccess=main suffices); it also feeds the
     // watchdog, and pings from here would only be refused.
     notify_main_pid(new_master);
@@ -187,6 +190,11 @@ void Master::hand_over(pid_t new_master) {
 }
 
 void Master::tell_previous_master() {
+    if (held_admin_) {
+        if (Outcome started = admin_.start(std::move(held_admin_->listener), std::move(held_admin_->file)); !started)
+            log_error("admin: %s", started.error().c_str());
+        held_admin_.reset();
+    }
     if (previous_master_.pid <= 0) return;
     // The previous master names this one MAINPID= as soon as it hears from us; until then
     // systemd would refuse our pings.

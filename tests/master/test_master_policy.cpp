@@ -41,10 +41,10 @@ public:
     TimePoint now = TimePoint{} + 1h;
     bool fail_spawns = false;
     std::optional<std::string> reload_error;
-    MasterPolicy::GenerationShape next_shape{.workers = 2, .shutdown = 5000ms};
+    MasterPolicy::GenerationShape next_shape{.workers = 2, .shutdown = 5000ms, .drain = 0ms};
 
-    Steps start(unsigned workers, std::chrono::milliseconds shutdown = 5000ms) {
-        return carry(policy.start({.workers = workers, .shutdown = shutdown}, now));
+    Steps start(unsigned workers, std::chrono::milliseconds shutdown = 5000ms, std::chrono::milliseconds drain = 0ms) {
+        return carry(policy.start({.workers = workers, .shutdown = shutdown, .drain = drain}, now));
     }
     Steps start_failed() { return carry(policy.start_failed()); }
     Steps ready(pid_t pid) { return carry(policy.worker_ready(pid)); }
@@ -501,4 +501,71 @@ TEST_CASE("upgrade: a new master that exits before it is ready leaves this one s
     CHECK(sim.advance(31s) == Steps{});
     // A SIGTERM from the pid it had is now an operator's stop, not a hand-over.
     CHECK(sim.signal(kGracefulStopSignal, 500) == Steps{"notify_stopping", "close_listeners", "drain 100"});
+}
+
+TEST_CASE("drain: SIGTERM with timeouts.drain keeps serving, unhealthy, until the period is over") {
+    Simulation sim;
+    sim.start(2, 5000ms, 3000ms);
+    sim.ready_all(1);
+    REQUIRE(sim.policy.healthy());
+    CHECK(sim.signal(kGracefulStopSignal) == Steps{"notify_status"});
+    CHECK(sim.policy.draining());
+    CHECK_FALSE(sim.policy.healthy());
+    CHECK_FALSE(sim.policy.stopping());
+    CHECK(sim.policy.reported_state() == MasterState::stopping);
+    // Still a serving generation: a worker that dies is replaced, and reloads or upgrades wait.
+    sim.advance(1s);
+    CHECK(sim.exit(100, killed(SIGKILL)) == Steps{"clear_balance_slot 0", "spawn generation 1 slot 0 (replacement)"});
+    CHECK(sim.signal(kReloadSignal) == Steps{});
+    CHECK(sim.signal(kUpgradeSignal) == Steps{});
+    CHECK(sim.advance(1999ms) == Steps{});
+    CHECK(sim.advance(1ms) == Steps{"notify_stopping", "close_listeners", "drain 101", "drain 102"});
+    CHECK(sim.policy.stopping());
+}
+
+TEST_CASE("drain: a second SIGTERM, SIGINT or SIGQUIT skips the wait") {
+    SUBCASE("SIGTERM") {
+        Simulation sim;
+        sim.start(1, 5000ms, 30'000ms);
+        sim.ready_all(1);
+        sim.signal(kGracefulStopSignal);
+        CHECK(sim.signal(kGracefulStopSignal) == Steps{"notify_stopping", "close_listeners", "drain 100"});
+    }
+    SUBCASE("SIGINT") {
+        Simulation sim;
+        sim.start(1, 5000ms, 30'000ms);
+        sim.ready_all(1);
+        sim.signal(kGracefulStopSignal);
+        CHECK(sim.signal(kFastStopSignal) == Steps{"notify_stopping", "close_listeners", "stop 100"});
+        CHECK_FALSE(sim.policy.draining());
+    }
+}
+
+TEST_CASE("drain: a master that was never ready stops at once") {
+    Simulation sim;
+    sim.start(1, 5000ms, 30'000ms);
+    CHECK(sim.signal(kGracefulStopSignal) == Steps{"notify_stopping", "close_listeners", "drain 100"});
+}
+
+TEST_CASE("drain: a reload under way when SIGTERM comes finishes, and the drain goes on") {
+    Simulation sim;
+    sim.start(1, 5000ms, 3000ms);
+    sim.ready_all(1);
+    sim.next_shape = {.workers = 1, .shutdown = 5000ms, .drain = 3000ms};
+    sim.signal(kReloadSignal);
+    CHECK(sim.signal(kGracefulStopSignal) == Steps{"notify_status"});
+    CHECK(sim.ready(101) == Steps{"drain 100", "adopt_pending", "reload_succeeded", "notify_ready"});
+    CHECK(sim.policy.draining());
+    CHECK_FALSE(sim.policy.healthy());
+    CHECK(sim.advance(3s) == Steps{"notify_stopping", "close_listeners", "drain 101"});
+}
+
+TEST_CASE("upgrade: once this master has handed over, /healthz answers for the new one") {
+    Simulation sim = running(1);
+    sim.signal(kUpgradeSignal);
+    sim.upgrade_started(500);
+    REQUIRE(sim.policy.healthy());
+    sim.signal(kGracefulStopSignal, 500);
+    CHECK(sim.policy.stopping());
+    CHECK(sim.policy.healthy());
 }
