@@ -7,9 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 # curl and netcat-openbsd are for the README's examples against a running corral; the tests drive
-# the resp example module with redis-tools' redis-cli and redis-benchmark.
+# the resp example module with redis-tools' redis-cli and redis-benchmark, and put three corral
+# hosts behind a haproxy of their own.
 packages=(g++ meson ninja-build pkg-config python3 libsystemd-dev libyaml-cpp-dev nlohmann-json3-dev doctest-dev
-          curl netcat-openbsd redis-tools)
+          curl netcat-openbsd redis-tools haproxy)
 
 install_missing_packages() {
     local missing=() package
@@ -21,7 +22,19 @@ install_missing_packages() {
     local sudo=()
     ((EUID == 0)) || sudo=(sudo)
     "${sudo[@]}" apt-get update -qq
-    "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing[@]}"
+    # A policy-rc.d that exits 101 keeps haproxy's system service from starting: the tests run
+    # only a haproxy of their own. One already there stays as it is.
+    local policy_written=false
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+        printf '#!/bin/sh\n# dev.sh: no service starts while it installs packages\nexit 101\n' |
+            "${sudo[@]}" tee /usr/sbin/policy-rc.d >/dev/null
+        "${sudo[@]}" chmod 755 /usr/sbin/policy-rc.d
+        policy_written=true
+    fi
+    local status=0
+    "${sudo[@]}" apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends "${missing[@]}" || status=$?
+    if $policy_written; then "${sudo[@]}" rm -f /usr/sbin/policy-rc.d; fi
+    return $status
 }
 
 # configure_build DIR [meson options...]: sets DIR up, or brings its options up to date.

@@ -117,16 +117,16 @@ bool wait_refused(std::uint16_t port) {
     return poll_until(20s, [&] { return !connect_to("127.0.0.1", port); }, 20ms);
 }
 
-ReservedPort::ReservedPort() : socket_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
+ReservedPort::ReservedPort(const std::string& host) : socket_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) {
     const int on = 1;
     sockaddr_in address{};
     address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     socklen_t length = sizeof address;
-    if (!socket_ || ::setsockopt(socket_.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
+    if (!socket_ || ::inet_pton(AF_INET, host.c_str(), &address.sin_addr) != 1 ||
+        ::setsockopt(socket_.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on) != 0 ||
         ::bind(socket_.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
         ::getsockname(socket_.get(), reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-        throw std::runtime_error("ReservedPort: cannot bind a port of 127.0.0.1");
+        throw std::runtime_error("ReservedPort: cannot bind a port of " + host);
     }
     port_ = ntohs(address.sin_port);
 }

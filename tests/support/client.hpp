@@ -45,13 +45,14 @@ Fd connect_when_listening(const std::string& host, std::uint16_t port);
 // up to 20 s.
 bool wait_refused(std::uint16_t port);
 
-// A port of 127.0.0.1 held for another program to listen on (systemd-socket-activate, which
-// cannot be given port 0): bound with SO_REUSEADDR but not listening, so that a program that sets
-// SO_REUSEADDR too can bind and listen on it. For as long as this object lives, port 0 does not
-// pick the port and a bind without SO_REUSEADDR fails on it.
+// A port of a loopback IPv4 address held for another program to listen on (systemd-socket-activate,
+// which cannot be given port 0, or a corral that must come back on the same port): bound with
+// SO_REUSEADDR but not listening, so that a program that sets SO_REUSEADDR too can bind and listen
+// on it. For as long as this object lives, port 0 does not pick the port and a bind without
+// SO_REUSEADDR fails on it.
 class ReservedPort {
 public:
-    ReservedPort();
+    explicit ReservedPort(const std::string& host = "127.0.0.1");
     std::uint16_t port() const { return port_; }
 
 private:
