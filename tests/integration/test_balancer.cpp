@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "tests/support/admin.hpp"
+#include "tests/support/checked_steps.hpp"
 #include "tests/support/client.hpp"
 #include "tests/support/corral_process.hpp"
 #include "tests/support/files.hpp"
@@ -247,8 +248,6 @@ BalancerCounters balancer_counters(const Balancer& balancer, const std::vector<s
     return counters;
 }
 
-pid_t pid_in(const std::string& pid_file) { return static_cast<pid_t>(std::atol(read_file(pid_file).c_str())); }
-
 }  // namespace
 
 TEST_CASE("behind HAProxy: rolling reload, binary upgrade and restart lose no connection; SIGKILL only its own") {
@@ -304,11 +303,9 @@ TEST_CASE("behind HAProxy: rolling reload, binary upgrade and restart lose no co
     });
 
     phase("rolling binary upgrade (SIGUSR2)", upgrading, true, [&](Host& host) {
-        const std::string pid_file = host.dir.path() + "/corral.pid";
         const pid_t old_master = host.corral->pid();
         host.corral->signal(SIGUSR2);
-        REQUIRE(poll_until(kPatience, [&] { return pid_in(pid_file) > 0 && pid_in(pid_file) != old_master; }));
-        const pid_t new_master = pid_in(pid_file);
+        const pid_t new_master = wait_for_new_master(host.dir, old_master);
         REQUIRE(host.corral->wait_exit() == 0);
         host.corral->adopt(new_master);
         REQUIRE(wait_ready_workers(host.admin(), 3));

@@ -64,13 +64,9 @@ TEST_CASE("timeouts.drain: a second SIGTERM stops at once") {
 TEST_CASE("SIGUSR2: /healthz answers 200 throughout a binary upgrade") {
     TempDir dir;
     const Address admin = unix_admin(dir);
-    const std::string pid_file = dir.path() + "/corral.pid";
-    auto config = [&](const std::string& listen) {
-        return "workers: 2\nlisten:\n  - address: " + listen + "\n" + admin_yaml(admin) + "pid_file: " + pid_file + "\n";
-    };
-    CorralProcess corral(config("127.0.0.1:0"));
+    CorralProcess corral(upgradable_config(dir, admin, "127.0.0.1:0"));
     const std::uint16_t port = wait_ready_port(corral);
-    corral.write_config(config("127.0.0.1:" + std::to_string(port)));
+    corral.write_config(upgradable_config(dir, admin, "127.0.0.1:" + std::to_string(port)));
     const pid_t old_master = corral.pid();
 
     // A health checker as a load balancer runs one, only much more often.
@@ -85,14 +81,7 @@ TEST_CASE("SIGUSR2: /healthz answers 200 throughout a binary upgrade") {
         }
     });
     corral.signal(SIGUSR2);
-    pid_t new_master = 0;
-    poll_until(kPatience, [&] {
-        const std::string text = read_file(pid_file);
-        if (text.empty() || std::atoi(text.c_str()) == old_master) return false;
-        new_master = std::atoi(text.c_str());
-        return true;
-    });
-    REQUIRE(new_master > 0);
+    const pid_t new_master = wait_for_new_master(dir, old_master);
     CHECK(corral.wait_exit() == 0);
     corral.adopt(new_master);
     CHECK(wait_ready_workers(admin, 2));

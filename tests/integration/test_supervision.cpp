@@ -208,13 +208,10 @@ TEST_CASE("SIGUSR2 under load: a new master takes over with zero failed connecti
     TempDir dir;
     const Address admin = unix_admin(dir);
     const std::string pid_file = dir.path() + "/corral.pid";
-    auto config = [&](const std::string& listen) {
-        return "workers: 2\nlisten:\n  - address: " + listen + "\n" + admin_yaml(admin) + "pid_file: " + pid_file + "\n";
-    };
-    CorralProcess corral(config("127.0.0.1:0"));
+    CorralProcess corral(upgradable_config(dir, admin, "127.0.0.1:0"));
     const std::uint16_t port = wait_ready_port(corral);
     // The new master reads the file: it names the address of the socket handed over.
-    corral.write_config(config("127.0.0.1:" + std::to_string(port)));
+    corral.write_config(upgradable_config(dir, admin, "127.0.0.1:" + std::to_string(port)));
     const pid_t old_master = corral.pid();
     Fd long_lived = connect_to("127.0.0.1", port);
     REQUIRE(echoes(long_lived.get(), "before the upgrade"));
@@ -233,14 +230,7 @@ TEST_CASE("SIGUSR2 under load: a new master takes over with zero failed connecti
     }
     corral.signal(SIGUSR2);
     // The new master rewrites the pid file, then tells the old one to leave once it is ready.
-    pid_t new_master = 0;
-    poll_until(kPatience, [&] {
-        const std::string text = read_file(pid_file);
-        if (text.empty() || std::atoi(text.c_str()) == old_master) return false;
-        new_master = std::atoi(text.c_str());
-        return true;
-    });
-    REQUIRE(new_master > 0);
+    const pid_t new_master = wait_for_new_master(dir, old_master);
     // The old master leaves once its last connection is done: the long-lived one is still served.
     REQUIRE(corral.wait_for_log("this master drains and exits"));
     CHECK(echoes(long_lived.get(), "the old worker drains it"));
