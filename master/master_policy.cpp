@@ -357,7 +357,8 @@ Actions MasterPolicy::tick(TimePoint now) {
 void MasterPolicy::begin_reload(Actions& actions) {
     if (stopping()) return;
     if (draining()) {
-        log_notice("reload refused: a stop is under way, in its drain period");
+        // Said as a failed reload, so that `corral reload` reports it at once instead of waiting.
+        fail_reload("a stop is under way, in its drain period", actions);
         return;
     }
     if (pending_ || state_ == MasterState::starting) {

@@ -50,12 +50,15 @@ TEST_CASE("timeouts.drain: after SIGTERM /healthz answers 503 while new connecti
     CHECK(corral.log().find("the drain period is over") != std::string::npos);
 }
 
-TEST_CASE("timeouts.drain: a second SIGTERM stops at once") {
+TEST_CASE("timeouts.drain: a reload is refused during the drain period, and a second SIGTERM stops at once") {
     CorralWithAdmin served(1, "timeouts:\n  drain: 1h\n");
     auto& [dir, admin, corral] = served;
     wait_ready_port(corral);
     corral.signal(SIGTERM);
     REQUIRE(poll_until(kPatience, [&] { return health(admin) == 503; }));
+    const CommandResult reload = run_corral({"reload", "-c", corral.config_path()});
+    CHECK(reload.exit_code == 1);
+    CHECK(reload.err.find("reload failed: a stop is under way") != std::string::npos);
     corral.signal(SIGTERM);
     CHECK(corral.wait_exit() == 0);
     CHECK(corral.log().find("SIGTERM again during the drain period") != std::string::npos);

@@ -516,7 +516,8 @@ TEST_CASE("drain: SIGTERM with timeouts.drain keeps serving, unhealthy, until th
     // Still a serving generation: a worker that dies is replaced, and reloads or upgrades wait.
     sim.advance(1s);
     CHECK(sim.exit(100, killed(SIGKILL)) == Steps{"clear_balance_slot 0", "spawn generation 1 slot 0 (replacement)"});
-    CHECK(sim.signal(kReloadSignal) == Steps{});
+    CHECK(sim.signal(kReloadSignal) ==
+          Steps{"reload_failed: a stop is under way, in its drain period", "notify_status"});
     CHECK(sim.signal(kUpgradeSignal) == Steps{});
     CHECK(sim.advance(1999ms) == Steps{});
     CHECK(sim.advance(1ms) == Steps{"notify_stopping", "close_listeners", "drain 101", "drain 102"});
