@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -93,6 +94,8 @@ public:
         const std::string log = dir_.path() + "/haproxy.log";
         pid_ = ::fork();
         if (pid_ == 0) {
+            // Should the test process die without stopping it, haproxy goes with it.
+            ::prctl(PR_SET_PDEATHSIG, SIGKILL);
             const int output = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
             ::dup2(output, STDOUT_FILENO);
             ::dup2(output, STDERR_FILENO);
