@@ -291,7 +291,7 @@ void Master::spawn(const Action& action) {
         return;
     }
     if (action.replacement) ++worker_restarts_;
-    carry_out(policy_.spawned(action.generation, action.slot, *pid, Clock::now()));
+    policy_.spawned(action.generation, action.slot, *pid, Clock::now());
 }
 
 bool Master::heartbeats_fresh(Clock::time_point now) const {

@@ -169,10 +169,9 @@ Actions MasterPolicy::start_failed() {
     return {act_with_reason(ActionKind::kill_all, "start-up failed")};
 }
 
-Actions MasterPolicy::spawned(unsigned generation, unsigned slot, pid_t pid, TimePoint now) {
+void MasterPolicy::spawned(unsigned generation, unsigned slot, pid_t pid, TimePoint now) {
     workers_.push_back(
         Worker{.pid = pid, .generation = generation, .slot = slot, .phase = WorkerPhase::starting, .started = now});
-    return {};
 }
 
 Actions MasterPolicy::spawn_failed(unsigned generation, unsigned slot, TimePoint now) {
@@ -181,9 +180,7 @@ Actions MasterPolicy::spawn_failed(unsigned generation, unsigned slot, TimePoint
     if (pending_ && generation == pending_->number) {
         fail_reload("could not start the new workers", actions);
     } else if (generation == current_.number && state_ == MasterState::starting) {
-        state_ = MasterState::stopping;
-        exit_code_ = 1;
-        actions.push_back(act_with_reason(ActionKind::kill_all, "start-up failed"));
+        return start_failed();
     } else if (generation == current_.number) {
         schedule_respawn(slot, Duration{0}, now, actions);
     }
@@ -297,8 +294,7 @@ void MasterPolicy::run_due_respawns(TimePoint now, Actions& actions) {
         // TTOU may have removed the slot, or something refilled it, meanwhile; wants_worker()
         // checks again when the action's turn comes.
         if (!wants_worker(current_.number, slot)) continue;
-        actions.push_back(
-            spawn_worker(current_.number, slot, true));
+        actions.push_back(spawn_worker(current_.number, slot, true));
     }
 }
 
@@ -388,12 +384,17 @@ Actions MasterPolicy::reload_not_prepared(const std::string& reason) {
     return actions;
 }
 
-void MasterPolicy::drain_generation(unsigned generation, Actions& actions) {
+template <typename Predicate>
+void MasterPolicy::drain_where(Predicate chosen, Actions& actions) {
     for (Worker& worker : workers_) {
-        if (worker.generation != generation || worker.phase == WorkerPhase::draining) continue;
+        if (worker.phase == WorkerPhase::draining || !chosen(worker)) continue;
         worker.phase = WorkerPhase::draining;
         actions.push_back(act_on_worker(ActionKind::drain, worker.pid));
     }
+}
+
+void MasterPolicy::drain_generation(unsigned generation, Actions& actions) {
+    drain_where([generation](const Worker& worker) { return worker.generation == generation; }, actions);
 }
 
 void MasterPolicy::finish_reload(Actions& actions) {
@@ -468,11 +469,7 @@ void MasterPolicy::begin_graceful_stop(const char* why, TimePoint now, Actions& 
     if (stopping()) return;
     log_notice("graceful stop (%s): closing listeners, draining %zu workers", why, workers_.size());
     enter_stopping(now + current_.shape.shutdown + kGracefulStopGrace, kGracefulStopSignal, actions);
-    for (Worker& worker : workers_) {
-        if (worker.phase == WorkerPhase::draining) continue;
-        worker.phase = WorkerPhase::draining;
-        actions.push_back(act_on_worker(ActionKind::drain, worker.pid));
-    }
+    drain_where([](const Worker&) { return true; }, actions);
 }
 
 void MasterPolicy::begin_fast_stop(const char* why, TimePoint now, Actions& actions) {
@@ -498,10 +495,9 @@ void MasterPolicy::begin_upgrade(Actions& actions) {
     actions.push_back(act(ActionKind::start_upgrade));
 }
 
-Actions MasterPolicy::upgrade_started(pid_t new_master, TimePoint now) {
+void MasterPolicy::upgrade_started(pid_t new_master, TimePoint now) {
     upgrade_child_ = new_master;
     upgrade_deadline_ = now + kUpgradeLimit;
-    return {};
 }
 
 void MasterPolicy::upgrade_child_gone() { upgrade_child_ = 0; }
@@ -514,8 +510,7 @@ void MasterPolicy::add_worker(Actions& actions) {
     }
     ++current_.shape.workers;
     log_notice("SIGTTIN: %u workers", current_.shape.workers);
-    actions.push_back(
-        spawn_worker(current_.number, current_.shape.workers - 1));
+    actions.push_back(spawn_worker(current_.number, current_.shape.workers - 1));
 }
 
 void MasterPolicy::remove_worker(Actions& actions) {
@@ -526,13 +521,9 @@ void MasterPolicy::remove_worker(Actions& actions) {
     }
     --current_.shape.workers;
     log_notice("SIGTTOU: %u workers", current_.shape.workers);
-    for (Worker& worker : workers_) {
-        if (worker.generation != current_.number || worker.slot != current_.shape.workers ||
-            worker.phase == WorkerPhase::draining)
-            continue;
-        worker.phase = WorkerPhase::draining;
-        actions.push_back(act_on_worker(ActionKind::drain, worker.pid));
-    }
+    drain_where([this](const Worker& worker) {
+        return worker.generation == current_.number && worker.slot == current_.shape.workers;
+    }, actions);
     actions.push_back(act_on_slot(ActionKind::close_slots_from, current_.shape.workers));
 }
 

@@ -93,11 +93,11 @@ public:
         Duration drain{0};
     };
 
-    // Events. Each returns what to do, in order.
+    // Events. Each returns what to do, in order; those that never lead to an action return nothing.
     Actions start(GenerationShape shape, TimePoint now);
     // The master could not bind or write what it needs before any worker ran.
     Actions start_failed();
-    Actions spawned(unsigned generation, unsigned slot, pid_t pid, TimePoint now);
+    void spawned(unsigned generation, unsigned slot, pid_t pid, TimePoint now);
     Actions spawn_failed(unsigned generation, unsigned slot, TimePoint now);
     Actions worker_ready(pid_t pid);
     // start_failure: the sentence the worker sent if a service could not start, or empty.
@@ -107,7 +107,7 @@ public:
     Actions tick(TimePoint now);
     Actions reload_prepared(GenerationShape shape, TimePoint now);
     Actions reload_not_prepared(const std::string& reason);
-    Actions upgrade_started(pid_t new_master, TimePoint now);
+    void upgrade_started(pid_t new_master, TimePoint now);
     // The new master of an unfinished upgrade exited, however that was heard.
     void upgrade_child_gone();
 
@@ -160,6 +160,9 @@ private:
     Worker* find(pid_t pid);
     const Worker* find_slot(unsigned generation, unsigned slot) const;
     bool generation_complete(const GenerationState& generation) const;
+    // Drains every worker not yet draining for which `chosen` holds.
+    template <typename Predicate>
+    void drain_where(Predicate chosen, Actions& actions);
     void drain_generation(unsigned generation, Actions& actions);
     void begin_reload(Actions& actions);
     void finish_reload(Actions& actions);

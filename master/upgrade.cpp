@@ -137,7 +137,7 @@ void Master::start_upgrade() {
         upgrade_child_pidfd_.close();
         return;
     }
-    carry_out(policy_.upgrade_started(child.pid, Clock::now()));
+    policy_.upgrade_started(child.pid, Clock::now());
 }
 
 // Reached through SIGCHLD when the new master is this master's child.

@@ -65,7 +65,7 @@ public:
         now += by;
         return carry(policy.tick(now));
     }
-    Steps upgrade_started(pid_t new_master) { return carry(policy.upgrade_started(new_master, now)); }
+    void upgrade_started(pid_t new_master) { policy.upgrade_started(new_master, now); }
 
     // The newest live worker in `slot` of `generation`; 0 if none.
     pid_t pid_of(unsigned generation, unsigned slot) const {
@@ -105,7 +105,7 @@ private:
             }
             const pid_t pid = next_pid_++;
             live_.push_back(LiveWorker{pid, action.generation, action.slot});
-            append(steps, carry(policy.spawned(action.generation, action.slot, pid, now)));
+            policy.spawned(action.generation, action.slot, pid, now);
         } else if (action.kind == ActionKind::prepare_reload) {
             append(steps, carry(reload_error ? policy.reload_not_prepared(*reload_error)
                                              : policy.reload_prepared(next_shape, now)));
