@@ -96,6 +96,20 @@ void send_without_delay(int fd, const Address& address) {
                     format_address(address).c_str(), errno_text().c_str());
 }
 
+// Binds the reuseport sockets `listener` lacks, for every slot up to and including `slot`.
+Outcome bind_slot_sockets(BoundListener& listener, unsigned slot) {
+    if (listener.config.balance == Balance::exclusive) return {};
+    while (listener.per_slot.size() <= slot) {
+        SocketFile none;  // reuseport sockets are TCP
+        const BindOptions options{.backlog = listener.config.backlog, .reuseport = true, .trusted_owners = {},
+                                  .unix_mode = 0, .unix_group = {}};
+        Result<Fd> fd = bind_listener(listener.bound, options, none);
+        if (!fd) return Failure{fd.error()};
+        listener.per_slot.push_back(std::move(*fd));
+    }
+    return {};
+}
+
 }  // namespace
 
 Result<Fd> bind_listener(const Address& address, const BindOptions& options, SocketFile& created) {
@@ -186,13 +200,14 @@ Result<ListenerList> bind_listeners(const std::vector<ListenConfig>& listen, uns
     }
     std::vector<std::size_t> kept_slot_counts;
     for (const BoundListener* listener : kept) kept_slot_counts.push_back(listener->per_slot.size());
-    for (unsigned slot = 0; slot < slots; ++slot) {
-        if (auto fds = listener_fds_for_slot(bound, slot); !fds) {
+    for (const auto& listener : bound) {
+        if (slots == 0) break;
+        if (Outcome made = bind_slot_sockets(*listener, slots - 1); !made) {
             // A reuseport socket nobody accepts on would still be given connections.
             for (std::size_t i = 0; i < kept.size(); ++i) {
                 kept[i]->per_slot.resize(kept_slot_counts[i]);
             }
-            return Failure{fds.error()};
+            return Failure{made.error()};
         }
     }
     // Only now that nothing can fail: kept sockets take their new options.
@@ -218,14 +233,7 @@ Result<SlotListeners> listener_fds_for_slot(const ListenerList& listeners, unsig
             fds.emplace_back(listener->shared.get(), std::move(named));
             continue;
         }
-        while (listener->per_slot.size() <= slot) {
-            SocketFile none;  // reuseport sockets are TCP
-            const BindOptions options{.backlog = listener->config.backlog, .reuseport = true, .trusted_owners = {},
-                                      .unix_mode = 0, .unix_group = {}};
-            Result<Fd> fd = bind_listener(listener->bound, options, none);
-            if (!fd) return Failure{fd.error()};
-            listener->per_slot.push_back(std::move(*fd));
-        }
+        if (Outcome made = bind_slot_sockets(*listener, slot); !made) return Failure{made.error()};
         fds.emplace_back(listener->per_slot[slot].get(), std::move(named));
     }
     return fds;

@@ -69,7 +69,8 @@ corral::Result<Arguments> parse_arguments(int argc, char** argv) {
 // The one place configuration errors are printed, for every command that reads the file.
 std::optional<corral::Config> load_or_report(const std::string& path) {
     corral::ConfigResult result = corral::load_config(path);
-    for (const corral::ConfigError& error : corral::errors_of(result)) std::fprintf(stderr, "%s\n", error.to_string().c_str());
+    for (const corral::ConfigError& error : corral::errors_of(result))
+        std::fprintf(stderr, "%s\n", error.to_string().c_str());
     if (!result) return std::nullopt;
     return std::move(*result);
 }
