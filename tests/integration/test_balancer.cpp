@@ -116,8 +116,9 @@ public:
     const std::string& front() const { return front_; }
 
     // One row of `show stat` per server and one for the backend, by column name.
-    std::map<std::string, std::map<std::string, std::string>> stats() const {
-        std::map<std::string, std::map<std::string, std::string>> rows;
+    using Stats = std::map<std::string, std::map<std::string, std::string>>;
+    Stats stats() const {
+        Stats rows;
         const Fd socket = connect_to(stats_, 0);
         if (!socket || !send_all(socket.get(), "show stat\n")) return rows;
         std::string text;
@@ -138,8 +139,8 @@ public:
         }
         return rows;
     }
-    long counter(const std::string& row, const std::string& column) const {
-        const auto all = stats();
+    // A number from one `show stat` snapshot; -1 when the row or column is missing.
+    static long counter(const Stats& all, const std::string& row, const std::string& column) {
         const auto found = all.find(row);
         if (found == all.end() || !found->second.contains(column)) return -1;
         return std::atol(found->second.at(column).c_str());
@@ -244,10 +245,11 @@ struct BalancerCounters {
 };
 
 BalancerCounters balancer_counters(const Balancer& balancer, const std::vector<std::unique_ptr<Host>>& hosts) {
-    BalancerCounters counters{.retries = balancer.counter("BACKEND", "wretr"),
-                              .redispatches = balancer.counter("BACKEND", "wredis"),
+    const Balancer::Stats stats = balancer.stats();
+    BalancerCounters counters{.retries = Balancer::counter(stats, "BACKEND", "wretr"),
+                              .redispatches = Balancer::counter(stats, "BACKEND", "wredis"),
                               .downs = {}};
-    for (const auto& host : hosts) counters.downs[host->ip] = balancer.counter(host->ip, "chkdown");
+    for (const auto& host : hosts) counters.downs[host->ip] = Balancer::counter(stats, host->ip, "chkdown");
     return counters;
 }
 
