@@ -252,12 +252,14 @@ Outcome Acceptor::watch_listeners(bool shared_wanted, bool own_wanted) {
     for (auto& handler : handlers_) {
         const bool wanted = handler->shared ? shared_wanted : own_wanted;
         if (wanted == handler->fd.watched()) continue;
-        const std::string listener = format_address(handler->config.address);
         const bool done = wanted ? handler->fd.watch(EPOLLIN | EPOLLEXCLUSIVE, handler.get()) : handler->fd.unwatch();
         if (done) continue;
+        const int error = errno;
+        // Worded only on failure: this runs whenever the balance moves a worker in or out.
         failures += (failures.empty() ? "" : "; ") +
                     call_failed(std::string(wanted ? "epoll_ctl(ADD, EPOLLEXCLUSIVE)" : "epoll_ctl(DEL)") +
-                                " for listener " + listener);
+                                    " for listener " + format_address(handler->config.address),
+                                error);
     }
     if (!failures.empty()) return Failure{failures};
     return {};
