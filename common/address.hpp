@@ -21,8 +21,9 @@ struct SocketAddress {
     sockaddr* get() { return reinterpret_cast<sockaddr*>(&storage); }
 };
 
-// Parses one address, or says what was expected, e.g. "port 70000 is out of range (0..65535)". The host is stored in its canonical
-// spelling ("[0:0::1]" becomes "::1"), so equal addresses compare equal.
+// Parses one address, or says what was expected, e.g. "port 70000 is out of range (0..65535)".
+// The host is stored in its canonical spelling ("[0:0::1]" becomes "::1"), so equal addresses
+// compare equal.
 Result<Address> parse_address(std::string_view text);
 
 // The canonical text of an address: "127.0.0.1:7000", "[::1]:7000", "unix:/run/corral.sock".
